@@ -1,0 +1,169 @@
+import { fileURLToPath } from 'node:url';
+import Generator, { type BaseOptions } from 'yeoman-generator';
+import { readinessPlugin } from '../app/files.js';
+import {
+  UsageError,
+  addImports,
+  appendOnce,
+  assertServiceName,
+  filesFor,
+  insertBeforeNeedle,
+  readOption,
+  type ServiceConfig,
+} from '../support/index.js';
+import { messagingDependencies, messagingDevDependencies, messagingFiles } from './manifest.js';
+
+export type MessagingOptions = BaseOptions & {
+  serviceName?: string;
+  database?: boolean;
+};
+
+interface PackageJson {
+  name?: string;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
+
+export const REGISTER_NEEDLE = '// saasquatch:register-plugins';
+const ENVIRONMENT_NEEDLE = '# saasquatch:app-environment';
+const APP_TEMPLATES = fileURLToPath(new URL('../app/templates/', import.meta.url));
+
+const PLUGIN_IMPORTS = [
+  "import natsPublisher from './plugins/nats-publisher';",
+  "import natsSubscriber from './plugins/nats-subscriber';",
+];
+const READINESS_IMPORT = "import readiness from './plugins/readiness';";
+const registrationLines = (app: string) => [`await ${app}.register(natsPublisher);`, `await ${app}.register(natsSubscriber);`];
+
+const ENV_EXAMPLE_BLOCK = `# NATS event system (docs/EVENTS.md lists every variable)
+NATS_URL=nats://127.0.0.1:4222
+`;
+const COMPOSE_NATS_SERVICE = `
+  nats:
+    image: nats:2.10-alpine
+    command: ["-js", "-sd", "/data"]
+    ports:
+      - "4222:4222"
+`;
+
+/** `@acme/billing-api` → `billing-api`. */
+const unscoped = (name: string) => name.replace(/^@[^/]+\//, '');
+
+export default class MessagingGenerator extends Generator<ServiceConfig, MessagingOptions> {
+  private service!: Pick<ServiceConfig, 'serviceName' | 'database'>;
+  private manualLines: string[] = [];
+
+  constructor(args: string[], options: MessagingOptions) {
+    super(args, options);
+    this.option('service-name', { type: String, description: 'Service name (default: from .yo-rc.json, else package.json)' });
+    this.option('database', { type: Boolean, description: 'Use PostgreSQL for tenants and users (default: saved answer, else detected from a pg dependency)' });
+  }
+
+  #given<T>(name: string): T | undefined {
+    return readOption<T>(this.options as Record<string, unknown>, name);
+  }
+
+  /**
+   * Runs at the start of `writing`, not in `initializing`: when `saasquatch` composes this generator,
+   * the service's package.json and src/app.ts exist only once the app generator's writing has run.
+   */
+  #detectService(): Pick<ServiceConfig, 'serviceName' | 'database'> {
+    const where = this.destinationRoot();
+    if (!this.fs.exists(this.destinationPath('package.json'))) {
+      throw new UsageError(`No package.json in ${where}: run saasquatch:messaging inside a service (or create one with saasquatch).`);
+    }
+    if (!this.fs.exists(this.destinationPath('src/app.ts'))) {
+      throw new UsageError(`No src/app.ts in ${where}: saasquatch:messaging adds to a Fastify service whose app is built in src/app.ts.`);
+    }
+    const saved = this.config.getAll() as Partial<ServiceConfig>;
+    const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
+    const name = this.#given<string>('service-name') ?? saved.serviceName ?? (pkg.name ? unscoped(pkg.name) : undefined);
+    if (!name) throw new UsageError('No service name: package.json has no "name"; pass --service-name.');
+    const dependencies = { ...pkg.dependencies, ...pkg.devDependencies };
+    const database =
+      this.#given<boolean>('database') ?? saved.database ?? ('pg' in dependencies || '@fastify/postgres' in dependencies);
+    return { serviceName: assertServiceName(name), database };
+  }
+
+  writing(): void {
+    this.service = this.#detectService();
+    this.config.set({ ...this.service, messageQueue: true });
+
+    for (const file of filesFor(messagingFiles, this.service)) {
+      this.fs.copyTpl(this.templatePath(file.template), this.destinationPath(file.destination), this.service);
+    }
+    if (!this.fs.exists(this.destinationPath(readinessPlugin.destination))) {
+      this.fs.copyTpl(APP_TEMPLATES + readinessPlugin.template, this.destinationPath(readinessPlugin.destination), this.service);
+    }
+  }
+
+  transform(): void {
+    this.#addMessagingDependencies();
+    this.#registerPlugins();
+    this.#extendLocalSetup();
+  }
+
+  end(): void {
+    if (this.manualLines.length === 0) return;
+    this.log(`\nCould not find where src/app.ts builds its Fastify instance. Add these lines to src/app.ts yourself:\n`);
+    for (const line of this.manualLines) this.log(`  ${line}`);
+    this.log(`\n(register them after the instance is created, before it listens; ${REGISTER_NEEDLE} marks the spot for next time)`);
+  }
+
+  /** Adds what the new files import, leaving any version the service already pins. */
+  #addMessagingDependencies(): void {
+    const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
+    const present = { ...pkg.dependencies, ...pkg.devDependencies };
+    const missing = (groups: { always: Record<string, string>; database: Record<string, string> }) =>
+      Object.fromEntries(
+        Object.entries({ ...groups.always, ...(this.service.database ? groups.database : {}) }).filter(
+          ([name]) => !(name in present),
+        ),
+      );
+    const dependencies = missing(messagingDependencies);
+    const devDependencies = missing(messagingDevDependencies);
+    if (Object.keys(dependencies).length + Object.keys(devDependencies).length === 0) return;
+    this.fs.extendJSON(this.destinationPath('package.json'), { dependencies, devDependencies });
+  }
+
+  /**
+   * Registers the publisher then the subscriber: at the needle the app generator leaves, or else after
+   * the one `const <app> = Fastify(...)` line before a `return <app>;`. Anything else is left to the user.
+   */
+  #registerPlugins(): void {
+    const appFile = this.destinationPath('src/app.ts');
+    const original = this.fs.read(appFile)!;
+    const needsReadiness = !original.includes("from './plugins/readiness'");
+    const imports = needsReadiness ? [...PLUGIN_IMPORTS, READINESS_IMPORT] : PLUGIN_IMPORTS;
+
+    let updated = insertBeforeNeedle(original, REGISTER_NEEDLE, registrationLines('app'));
+    if (updated === undefined) {
+      const factory = /^\s*(?:const|let)\s+(\w+)\s*=\s*(?:await\s+)?[Ff]astify\(/m.exec(original);
+      const returned = factory && new RegExp(`^(\\s*)return ${factory[1]};\\s*$`, 'm').exec(original);
+      const instance = factory?.[1];
+      if (instance && returned) {
+        const lines = [...(needsReadiness ? [`await ${instance}.register(readiness);`] : []), ...registrationLines(instance)];
+        updated = insertBeforeNeedle(original, `return ${instance};`, [...lines, REGISTER_NEEDLE]);
+      } else {
+        const register = registrationLines('app');
+        this.manualLines = [...imports, ...(needsReadiness ? ['await app.register(readiness);'] : []), ...register];
+        return;
+      }
+    }
+    this.fs.write(appFile, addImports(updated!, imports));
+  }
+
+  /** `.env.example` and the service's docker-compose.yml learn about NATS, once. */
+  #extendLocalSetup(): void {
+    const envExample = this.destinationPath('.env.example');
+    if (this.fs.exists(envExample)) {
+      this.fs.write(envExample, appendOnce(this.fs.read(envExample)!, 'NATS_URL=', ENV_EXAMPLE_BLOCK));
+    }
+    const compose = this.destinationPath('docker-compose.yml');
+    const content = this.fs.exists(compose) ? this.fs.read(compose)! : undefined;
+    if (content?.includes(ENVIRONMENT_NEEDLE) && !/^ {2}nats:/m.test(content)) {
+      const withUrl = insertBeforeNeedle(content, ENVIRONMENT_NEEDLE, ['NATS_URL: nats://nats:4222'])!;
+      this.fs.write(compose, withUrl.replace(/\n*$/, '\n') + COMPOSE_NATS_SERVICE);
+    }
+  }
+}
