@@ -34,6 +34,12 @@ function savedConfigIn(folder: string): ServiceConfig | undefined {
   return { serviceName: saved.serviceName, database: saved.database === true, messageQueue: saved.messageQueue === true };
 }
 
+/** A folder with a package.json or .yo-rc.json that is not this service's is someone else's project. */
+function holdsAnotherProject(folder: string, serviceName: string): boolean {
+  const isProject = ['package.json', '.yo-rc.json'].some((file) => existsSync(join(folder, file)));
+  return isProject && savedConfigIn(folder)?.serviceName !== serviceName;
+}
+
 function isEmptyFolder(folder: string): boolean {
   return !existsSync(folder) || readdirSync(folder).every((entry) => entry === '.git');
 }
@@ -119,7 +125,7 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
   configuring(): void {
     const cwd = this.destinationRoot();
     const target = this.saved || this.#given<boolean>('here') || isEmptyFolder(cwd) ? cwd : join(cwd, this.answers.serviceName);
-    if (!isEmptyFolder(target) && savedConfigIn(target)?.serviceName !== this.answers.serviceName) {
+    if (holdsAnotherProject(target, this.answers.serviceName)) {
       const shown = relative(cwd, target) || '.';
       throw new UsageError(
         `Target folder ${shown} already holds another project; choose another --service-name or an empty folder.`,

@@ -1,0 +1,32 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled generators, as `yo` and the CLI load them. */
+export const APP_GENERATOR = fileURLToPath(new URL('../../dist/generators/app/index.js', import.meta.url));
+export const MESSAGING_GENERATOR = fileURLToPath(new URL('../../dist/generators/messaging/index.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli/saasquatch.js', import.meta.url));
+
+/** Every file below `folder` (relative path → content), to compare a folder before and after a run. */
+export function readTree(folder: string): Record<string, string> {
+  const tree: Record<string, string> = {};
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else tree[relative(folder, path)] = readFileSync(path, 'utf8');
+    }
+  };
+  walk(folder);
+  return tree;
+}
+
+/** The files of one run that a reviewer reads: TypeScript sources and tests, keyed by path. */
+export function typeScriptOf(snapshot: Record<string, { contents: string | null }>): Record<string, string | null> {
+  return Object.fromEntries(
+    Object.entries(snapshot)
+      .filter(([path]) => path.endsWith('.ts'))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([path, file]) => [path, file.contents]),
+  );
+}
