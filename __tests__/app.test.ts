@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import helpers from 'yeoman-test';
 import { describe, expect, it } from 'vitest';
-import { APP_GENERATOR, readTree, typeScriptOf } from './support/generators.js';
+import { readTree, runApp, typeScriptOf } from './support/generators.js';
 
 const BASE_FILES = [
   'package.json',
@@ -43,7 +42,7 @@ const variants = [
 ];
 
 describe.each(variants)('saasquatch:app with database=$database, messageQueue=$messageQueue', (features) => {
-  const run = () => helpers.run(APP_GENERATOR).withOptions({ serviceName: 'orders-api', ...features });
+  const run = () => runApp().withOptions({ serviceName: 'orders-api', ...features });
 
   it('writes the base service, and only the files of the chosen features', async () => {
     const result = await run();
@@ -105,8 +104,7 @@ describe.each(variants)('saasquatch:app with database=$database, messageQueue=$m
 
 describe('saasquatch:app prompts', () => {
   it('asks for name and features and uses the answers', async () => {
-    const result = await helpers
-      .run(APP_GENERATOR)
+    const result = await runApp()
       .withAnswers({ serviceName: 'billing', database: false, messageQueue: false });
     expect(Object.keys(result.askedQuestions).length).toBeGreaterThan(0);
     expect(result.askedQuestions.map((question) => question.name)).toEqual(['serviceName', 'database', 'messageQueue']);
@@ -115,15 +113,14 @@ describe('saasquatch:app prompts', () => {
   });
 
   it('asks only what the options leave open', async () => {
-    const result = await helpers
-      .run(APP_GENERATOR)
+    const result = await runApp()
       .withOptions({ serviceName: 'billing', database: true })
       .withAnswers({ messageQueue: false });
     expect(result.askedQuestions.map((question) => question.name)).toEqual(['messageQueue']);
   });
 
   it('asks nothing with --defaults and takes every default', async () => {
-    const result = await helpers.run(APP_GENERATOR).withOptions({ defaults: true });
+    const result = await runApp().withOptions({ defaults: true });
     expect(result.askedQuestions).toEqual([]);
     result.assertFile(['src/plugins/database.ts', 'src/plugins/nats-publisher.ts']);
   });
@@ -131,8 +128,7 @@ describe('saasquatch:app prompts', () => {
 
 describe('saasquatch:app target folder', () => {
   it('writes into ./<service-name> when the current folder is not empty', async () => {
-    const result = await helpers
-      .run(APP_GENERATOR)
+    const result = await runApp()
       .doInDir((dir) => writeFileSync(join(dir, 'notes.txt'), 'mine'))
       .withOptions({ serviceName: 'inventory', database: false, messageQueue: false });
     result.assertFile(['notes.txt', 'inventory/package.json', 'inventory/.yo-rc.json', 'inventory/src/app.ts']);
@@ -140,8 +136,7 @@ describe('saasquatch:app target folder', () => {
   });
 
   it('writes into the current folder with --here', async () => {
-    const result = await helpers
-      .run(APP_GENERATOR)
+    const result = await runApp()
       .doInDir((dir) => writeFileSync(join(dir, 'notes.txt'), 'mine'))
       .withOptions({ serviceName: 'inventory', database: false, messageQueue: false, here: true });
     result.assertFile(['notes.txt', 'package.json', 'src/app.ts']);
@@ -160,8 +155,7 @@ describe('saasquatch:app bad input', () => {
   it.each(badNames)('refuses a service name that is %s, writing nothing', async (_why, serviceName, message) => {
     let folder = '';
     await expect(
-      helpers
-        .run(APP_GENERATOR)
+      runApp()
         .inTmpDir((dir) => {
           folder = dir;
         })
@@ -173,8 +167,7 @@ describe('saasquatch:app bad input', () => {
   it('refuses a target folder that already holds another project, leaving it as it was', async () => {
     let folder = '';
     await expect(
-      helpers
-        .run(APP_GENERATOR)
+      runApp()
         .inTmpDir((dir) => {
           folder = dir;
           mkdirSync(join(dir, 'payments'));
@@ -187,16 +180,16 @@ describe('saasquatch:app bad input', () => {
 
   it('refuses a --service-name other than the one saved in .yo-rc.json', async () => {
     const folder = keptFolder();
-    await helpers.run(APP_GENERATOR).inDir(folder).withOptions({ serviceName: 'ledger', database: false, messageQueue: false });
+    await runApp().inDir(folder).withOptions({ serviceName: 'ledger', database: false, messageQueue: false });
     await expect(
-      helpers.run(APP_GENERATOR).cd(folder).withOptions({ serviceName: 'journal' }),
+      runApp().cd(folder).withOptions({ serviceName: 'journal' }),
     ).rejects.toThrow(/holds the service "ledger"/);
   });
 
   it('refuses to remove a feature the service already has', async () => {
     const folder = keptFolder();
-    await helpers.run(APP_GENERATOR).inDir(folder).withOptions({ serviceName: 'ledger', database: true, messageQueue: false });
-    await expect(helpers.run(APP_GENERATOR).cd(folder).withOptions({ database: false })).rejects.toThrow(
+    await runApp().inDir(folder).withOptions({ serviceName: 'ledger', database: true, messageQueue: false });
+    await expect(runApp().cd(folder).withOptions({ database: false })).rejects.toThrow(
       /--no-database conflicts/,
     );
   });
@@ -205,9 +198,9 @@ describe('saasquatch:app bad input', () => {
 describe('saasquatch:app run twice', () => {
   it.each(variants)('changes no file and asks nothing the second time (%o)', async (features) => {
     const folder = keptFolder();
-    await helpers.run(APP_GENERATOR).inDir(folder).withOptions({ serviceName: 'ledger', ...features });
+    await runApp().inDir(folder).withOptions({ serviceName: 'ledger', ...features });
     const before = readTree(folder);
-    const second = await helpers.run(APP_GENERATOR).cd(folder).withAnswers({});
+    const second = await runApp().cd(folder).withAnswers({});
     expect(second.askedQuestions).toEqual([]);
     expect(readTree(folder)).toEqual(before);
   });

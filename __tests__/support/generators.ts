@@ -1,6 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import helpers from 'yeoman-test';
+import type AppGenerator from '../../generators/app/index.js';
+import type MessagingGenerator from '../../generators/messaging/index.js';
 
 /** The compiled generators, as `yo` and the CLI load them. */
 export const APP_GENERATOR = fileURLToPath(new URL('../../dist/generators/app/index.js', import.meta.url));
@@ -30,3 +33,7 @@ export function typeScriptOf(snapshot: Record<string, { contents: string | null 
       .map(([path, file]) => [path, file.contents]),
   );
 }
+
+/** yeoman-test runs typed by the generator, so that options are checked against the generator's own. */
+export const runApp = () => helpers.run<AppGenerator>(APP_GENERATOR);
+export const runMessaging = () => helpers.run<MessagingGenerator>(MESSAGING_GENERATOR);

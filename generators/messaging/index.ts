@@ -33,7 +33,6 @@ const PLUGIN_IMPORTS = [
   "import natsSubscriber from './plugins/nats-subscriber';",
 ];
 const READINESS_IMPORT = "import readiness from './plugins/readiness';";
-const registrationLines = (app: string) => [`await ${app}.register(natsPublisher);`, `await ${app}.register(natsSubscriber);`];
 
 const ENV_EXAMPLE_BLOCK = `# NATS event system (docs/EVENTS.md lists every variable)
 NATS_URL=nats://127.0.0.1:4222
@@ -127,30 +126,31 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
   }
 
   /**
-   * Registers the publisher then the subscriber: at the needle the app generator leaves, or else after
-   * the one `const <app> = Fastify(...)` line before a `return <app>;`. Anything else is left to the user.
+   * Registers the publisher then the subscriber: at the needle the app generator leaves, or else before
+   * the `return <app>;` of the one `const <app> = Fastify(...)` in src/app.ts. Anything else is left to the user.
    */
   #registerPlugins(): void {
     const appFile = this.destinationPath('src/app.ts');
     const original = this.fs.read(appFile)!;
+    const instance = /^\s*(?:const|let)\s+(\w+)\s*=\s*(?:await\s+)?[Ff]astify\(/m.exec(original)?.[1];
     const needsReadiness = !original.includes("from './plugins/readiness'");
     const imports = needsReadiness ? [...PLUGIN_IMPORTS, READINESS_IMPORT] : PLUGIN_IMPORTS;
+    const registrations = (app: string) => [
+      ...(needsReadiness ? [`await ${app}.register(readiness);`] : []),
+      `await ${app}.register(natsPublisher);`,
+      `await ${app}.register(natsSubscriber);`,
+    ];
 
-    let updated = insertBeforeNeedle(original, REGISTER_NEEDLE, registrationLines('app'));
+    const updated =
+      insertBeforeNeedle(original, REGISTER_NEEDLE, registrations(instance ?? 'app')) ??
+      (instance && new RegExp(`^\\s*return ${instance};\\s*$`, 'm').test(original)
+        ? insertBeforeNeedle(original, `return ${instance};`, [...registrations(instance), REGISTER_NEEDLE])
+        : undefined);
     if (updated === undefined) {
-      const factory = /^\s*(?:const|let)\s+(\w+)\s*=\s*(?:await\s+)?[Ff]astify\(/m.exec(original);
-      const returned = factory && new RegExp(`^(\\s*)return ${factory[1]};\\s*$`, 'm').exec(original);
-      const instance = factory?.[1];
-      if (instance && returned) {
-        const lines = [...(needsReadiness ? [`await ${instance}.register(readiness);`] : []), ...registrationLines(instance)];
-        updated = insertBeforeNeedle(original, `return ${instance};`, [...lines, REGISTER_NEEDLE]);
-      } else {
-        const register = registrationLines('app');
-        this.manualLines = [...imports, ...(needsReadiness ? ['await app.register(readiness);'] : []), ...register];
-        return;
-      }
+      this.manualLines = [...imports, ...registrations('app')];
+      return;
     }
-    this.fs.write(appFile, addImports(updated!, imports));
+    this.fs.write(appFile, addImports(updated, imports));
   }
 
   /** `.env.example` and the service's docker-compose.yml learn about NATS, once. */

@@ -1,0 +1,189 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import helpers from 'yeoman-test';
+import { describe, expect, it } from 'vitest';
+import { MESSAGING_GENERATOR, readTree, runApp, runMessaging } from './support/generators.js';
+
+const COMPOSER = fileURLToPath(new URL('./fixtures/generator-composer/index.js', import.meta.url));
+
+const EVENT_FILES = [
+  'src/messaging/nats-client.ts',
+  'src/plugins/nats-publisher.ts',
+  'src/plugins/nats-subscriber.ts',
+  'src/types/events.ts',
+  'test/integration/nats-events.test.ts',
+  'docs/EVENTS.md',
+];
+
+const FOREIGN_PACKAGE = JSON.stringify({
+  name: '@acme/catalog-api',
+  version: '1.4.0',
+  dependencies: { fastify: '^5.2.0', pg: '^8.11.0' },
+});
+
+const FOREIGN_APP = `import Fastify from 'fastify';
+
+export async function build() {
+  const server = Fastify({ logger: true });
+  server.get('/', async () => ({ hello: 'world' }));
+  return server;
+}
+`;
+
+const AUTOLOAD_APP = `import type { FastifyInstance } from 'fastify';
+
+export default async function app(fastify: FastifyInstance) {
+  fastify.get('/', async () => ({ hello: 'world' }));
+}
+`;
+
+const keptFolder = () => mkdtempSync(join(tmpdir(), 'saasquatch-messaging-'));
+
+describe('saasquatch:messaging on a service made by saasquatch without messaging', () => {
+  const serviceWithoutMessaging = async (database: boolean) => {
+    const folder = keptFolder();
+    await runApp().inDir(folder).withOptions({ serviceName: 'ledger', database, messageQueue: false });
+    return folder;
+  };
+
+  it.each([true, false])('reads .yo-rc.json (database=%s) and adds the event system', async (database) => {
+    const folder = await serviceWithoutMessaging(database);
+    const result = await runMessaging().cd(folder);
+    result.assertFile(EVENT_FILES);
+    if (database) result.assertFile('src/services/tenant.service.ts');
+    else result.assertNoFile('src/services/tenant.service.ts');
+    result.assertFileContent('src/messaging/config.ts', "'ledger'");
+    result.assertJsonFileContent('.yo-rc.json', {
+      'generator-saasquatch': { serviceName: 'ledger', database, messageQueue: true },
+    });
+    result.assertJsonFileContent('package.json', { dependencies: { nats: /^\^2\./ as unknown as string } });
+  });
+
+  it('registers the publisher then the subscriber at the needle, with their imports', async () => {
+    const folder = await serviceWithoutMessaging(true);
+    const result = await runMessaging().cd(folder);
+    result.assertFileContent(
+      'src/app.ts',
+      /await app\.register\(database, [^\n]+\n {2}await app\.register\(natsPublisher\);\n {2}await app\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins/,
+    );
+    result.assertFileContent('src/app.ts', "import natsPublisher from './plugins/nats-publisher';");
+    result.assertFileContent('src/app.ts', "import natsSubscriber from './plugins/nats-subscriber';");
+    result.assertFileContent('.env.example', /^NATS_URL=nats:\/\/127\.0\.0\.1:4222$/m);
+    result.assertFileContent('docker-compose.yml', /^ {2}nats:$/m);
+    result.assertFileContent('docker-compose.yml', 'NATS_URL: nats://nats:4222');
+  });
+
+  it('changes nothing when run a second time', async () => {
+    const folder = await serviceWithoutMessaging(true);
+    await runMessaging().cd(folder);
+    const before = readTree(folder);
+    await runMessaging().cd(folder);
+    expect(readTree(folder)).toEqual(before);
+  });
+});
+
+describe('saasquatch:messaging on an existing service without .yo-rc.json', () => {
+  const foreignService = (app: string) =>
+    runMessaging().withFiles({ 'package.json': FOREIGN_PACKAGE, 'src/app.ts': app }).commitFiles();
+
+  it('takes the name from package.json and detects the database from pg', async () => {
+    const result = await foreignService(FOREIGN_APP);
+    result.assertFile([...EVENT_FILES, 'src/services/tenant.service.ts', 'src/plugins/readiness.ts']);
+    result.assertJsonFileContent('.yo-rc.json', {
+      'generator-saasquatch': { serviceName: 'catalog-api', database: true, messageQueue: true },
+    });
+    result.assertJsonFileContent('package.json', {
+      name: '@acme/catalog-api',
+      dependencies: { pg: '^8.11.0', fastify: '^5.2.0', '@fastify/postgres': /^\^6/ as unknown as string },
+    });
+  });
+
+  it('registers readiness, publisher and subscriber on the instance it builds, before it is returned', async () => {
+    const result = await foreignService(FOREIGN_APP);
+    result.assertFileContent(
+      'src/app.ts',
+      /server\.get[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(natsPublisher\);\n {2}await server\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins\n {2}return server;/,
+    );
+    result.assertFileContent('src/app.ts', "import readiness from './plugins/readiness';");
+  });
+
+  it('lets an option override the detected database', async () => {
+    const result = await foreignService(FOREIGN_APP).withOptions({ database: false });
+    result.assertNoFile('src/services/tenant.service.ts');
+    result.assertJsonFileContent('.yo-rc.json', { 'generator-saasquatch': { database: false } });
+  });
+
+  it('writes everything else and prints the lines to add when it cannot find the instance', async () => {
+    const logged: string[] = [];
+    const result = await foreignService(AUTOLOAD_APP).onGenerator((generator) => {
+      (generator as unknown as { log: (message: string) => void }).log = (message) => logged.push(message);
+    });
+    result.assertFile(EVENT_FILES);
+    result.assertEqualsFileContent('src/app.ts', AUTOLOAD_APP);
+    const printed = logged.join('\n');
+    expect(printed).toContain("import natsPublisher from './plugins/nats-publisher';");
+    expect(printed).toContain('await app.register(natsPublisher);');
+    expect(printed).toContain('await app.register(natsSubscriber);');
+  });
+
+  it('changes nothing when run a second time', async () => {
+    const folder = keptFolder();
+    await runMessaging()
+      .inDir(folder)
+      .withFiles({ 'package.json': FOREIGN_PACKAGE, 'src/app.ts': FOREIGN_APP })
+      .commitFiles();
+    const before = readTree(folder);
+    await runMessaging().cd(folder);
+    expect(readTree(folder)).toEqual(before);
+  });
+});
+
+describe('saasquatch:messaging composed by another generator', () => {
+  const composed = (by: 'namespace' | 'path') =>
+    helpers
+      .run(COMPOSER)
+      .withGenerators([[MESSAGING_GENERATOR, { namespace: 'saasquatch:messaging' }]])
+      .withFiles({ 'package.json': JSON.stringify({ name: 'catalog' }), 'src/app.ts': FOREIGN_APP })
+      .commitFiles()
+      .withOptions({ by } as Record<string, unknown>);
+
+  it.each(['namespace', 'path'] as const)('runs by %s with options instead of answers', async (by) => {
+    const result = await composed(by);
+    result.assertFile(EVENT_FILES);
+    result.assertNoFile('src/services/tenant.service.ts');
+    result.assertJsonFileContent('.yo-rc.json', {
+      'generator-saasquatch': { serviceName: 'catalog', database: false, messageQueue: true },
+    });
+    result.assertFileContent('src/app.ts', 'await server.register(natsSubscriber);');
+  });
+});
+
+describe('saasquatch:messaging bad input', () => {
+  const runIn = (files: Record<string, string>) => {
+    const folder = keptFolder();
+    return {
+      folder,
+      run: runMessaging().inDir(folder).withFiles(files).commitFiles(),
+    };
+  };
+
+  it('refuses a folder without package.json and writes nothing', async () => {
+    const { folder, run } = runIn({ 'notes.md': 'not a service' });
+    await expect(run).rejects.toThrow(/No package\.json in .*: run saasquatch:messaging inside a service/);
+    expect(readdirSync(folder)).toEqual(['notes.md']);
+  });
+
+  it('refuses a service without src/app.ts and writes nothing', async () => {
+    const { folder, run } = runIn({ 'package.json': FOREIGN_PACKAGE });
+    await expect(run).rejects.toThrow(/No src\/app\.ts/);
+    expect(readTree(folder)).toEqual({ 'package.json': FOREIGN_PACKAGE });
+  });
+
+  it('refuses a package name that cannot name a service', async () => {
+    const { folder, run } = runIn({ 'package.json': JSON.stringify({ name: 'Catalog_API' }), 'src/app.ts': FOREIGN_APP });
+    await expect(run).rejects.toThrow(/Invalid service name: .*not kebab-case/);
+    expect(Object.keys(readTree(folder)).sort()).toEqual(['package.json', 'src/app.ts']);
+  });
+});
