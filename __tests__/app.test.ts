@@ -204,4 +204,15 @@ describe('saasquatch:app run twice', () => {
     expect(second.askedQuestions).toEqual([]);
     expect(readTree(folder)).toEqual(before);
   });
+
+  it('finds the service in ./<service-name> when run again from the parent folder', async () => {
+    const folder = keptFolder();
+    writeFileSync(join(folder, 'notes.txt'), 'mine');
+    await runApp().cd(folder).withOptions({ serviceName: 'ledger', database: true, messageQueue: false });
+    const before = readTree(folder);
+    expect(Object.keys(before)).toContain('ledger/src/plugins/database.ts');
+    const second = await runApp().cd(folder).withOptions({ serviceName: 'ledger' }).withAnswers({});
+    expect(second.askedQuestions).toEqual([]);
+    expect(readTree(folder)).toEqual(before);
+  });
 });

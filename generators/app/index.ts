@@ -46,7 +46,9 @@ function isEmptyFolder(folder: string): boolean {
 
 export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
   private answers!: ServiceConfig;
+  /** The service this run generates again, when there is one: in the current folder or in ./<service-name>. */
   private saved: ServiceConfig | undefined;
+  private savedFolder: string | undefined;
 
   constructor(args: string[], options: AppOptions) {
     super(args, options);
@@ -62,9 +64,11 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
   }
 
   initializing(): void {
-    this.saved = savedConfigIn(this.destinationRoot());
     const name = this.#given<string>('service-name');
     if (name !== undefined) assertServiceName(String(name));
+    const cwd = this.destinationRoot();
+    this.savedFolder = [cwd, ...(name ? [join(cwd, name)] : [])].find((folder) => savedConfigIn(folder));
+    this.saved = this.savedFolder ? savedConfigIn(this.savedFolder) : undefined;
     if (this.saved && name !== undefined && name !== this.saved.serviceName) {
       throw new UsageError(
         `This folder holds the service "${this.saved.serviceName}"; --service-name ${name} conflicts with it.`,
@@ -86,8 +90,6 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
       database: this.#given<boolean>('database') ?? this.saved?.database,
       messageQueue: this.#given<boolean>('message-queue') ?? this.saved?.messageQueue,
     };
-    if (this.saved && this.saved.database) fromOptions.database = true;
-    if (this.saved && this.saved.messageQueue) fromOptions.messageQueue = true;
     const defaults = { ...DEFAULT_ANSWERS, serviceName: this.#defaultServiceName() };
     const unanswered = (key: keyof ServiceConfig): boolean => fromOptions[key] === undefined && !this.#given<boolean>('defaults');
 
@@ -124,7 +126,8 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
 
   configuring(): void {
     const cwd = this.destinationRoot();
-    const target = this.saved || this.#given<boolean>('here') || isEmptyFolder(cwd) ? cwd : join(cwd, this.answers.serviceName);
+    const target =
+      this.savedFolder ?? (this.#given<boolean>('here') || isEmptyFolder(cwd) ? cwd : join(cwd, this.answers.serviceName));
     if (holdsAnotherProject(target, this.answers.serviceName)) {
       const shown = relative(cwd, target) || '.';
       throw new UsageError(
