@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readTree, runApp, typeScriptOf } from './support/generators.js';
+import { keptFolder, readTree, runApp, typeScriptOf } from './support/generators.js';
 
 const BASE_FILES = [
   'package.json',
@@ -31,8 +30,6 @@ const MESSAGING_FILES = [
   'docs/EVENTS.md',
 ];
 
-/** A folder yeoman-test does not clean between runs, for running a generator twice on one service. */
-const keptFolder = () => mkdtempSync(join(tmpdir(), 'saasquatch-rerun-'));
 
 const variants = [
   { database: false, messageQueue: false },

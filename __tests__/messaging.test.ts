@@ -1,10 +1,8 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import helpers from 'yeoman-test';
 import { describe, expect, it } from 'vitest';
-import { MESSAGING_GENERATOR, readTree, runApp, runMessaging } from './support/generators.js';
+import { MESSAGING_GENERATOR, keptFolder, readTree, runApp, runMessaging } from './support/generators.js';
 
 const COMPOSER = fileURLToPath(new URL('./fixtures/generator-composer/index.js', import.meta.url));
 
@@ -39,7 +37,6 @@ export default async function app(fastify: FastifyInstance) {
 }
 `;
 
-const keptFolder = () => mkdtempSync(join(tmpdir(), 'saasquatch-messaging-'));
 
 describe('saasquatch:messaging on a service made by saasquatch without messaging', () => {
   const serviceWithoutMessaging = async (database: boolean) => {

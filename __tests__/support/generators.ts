@@ -1,6 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 import helpers from 'yeoman-test';
 import type AppGenerator from '../../generators/app/index.js';
 import type MessagingGenerator from '../../generators/messaging/index.js';
@@ -37,3 +39,15 @@ export function typeScriptOf(snapshot: Record<string, { contents: string | null 
 /** yeoman-test runs typed by the generator, so that options are checked against the generator's own. */
 export const runApp = () => helpers.run<AppGenerator>(APP_GENERATOR);
 export const runMessaging = () => helpers.run<MessagingGenerator>(MESSAGING_GENERATOR);
+
+const keptFolders: string[] = [];
+afterAll(() => {
+  for (const folder of keptFolders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
+/** A folder yeoman-test does not clean between runs (for running generators twice), removed after the file's tests. */
+export function keptFolder(): string {
+  const folder = mkdtempSync(join(tmpdir(), 'saasquatch-kept-'));
+  keptFolders.push(folder);
+  return folder;
+}
