@@ -30,6 +30,16 @@ export async function build() {
 }
 `;
 
+const APP_WITH_POSTGRES = `import fastifyPostgres from '@fastify/postgres';
+import Fastify from 'fastify';
+
+export async function build() {
+  const server = Fastify({ logger: true });
+  await server.register(fastifyPostgres, { connectionString: process.env.DATABASE_URL });
+  return server;
+}
+`;
+
 const AUTOLOAD_APP = `import type { FastifyInstance } from 'fastify';
 
 export default async function app(fastify: FastifyInstance) {
@@ -97,13 +107,26 @@ describe('saasquatch:messaging on an existing service without .yo-rc.json', () =
     });
   });
 
-  it('registers readiness, publisher and subscriber on the instance it builds, before it is returned', async () => {
+  it('registers readiness, database, publisher and subscriber on the instance it builds, before it is returned', async () => {
     const result = await foreignService(FOREIGN_APP);
     result.assertFileContent(
       'src/app.ts',
-      /server\.get[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(natsPublisher\);\n {2}await server\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins\n {2}return server;/,
+      /server\.get[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(database\);[^\n]*\n {2}await server\.register\(natsPublisher\);\n {2}await server\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins\n {2}return server;/,
     );
     result.assertFileContent('src/app.ts', "import readiness from './plugins/readiness';");
+    // The subscriber's tenant handlers need fastify.pg: a pg dependency alone does not register it.
+    result.assertFileContent('src/app.ts', "import database from './plugins/database';");
+    result.assertFileContent('src/plugins/database.ts', 'process.env.DATABASE_URL');
+  });
+
+  it('leaves the database alone when the service registers @fastify/postgres itself', async () => {
+    const result = await foreignService(APP_WITH_POSTGRES);
+    result.assertNoFile('src/plugins/database.ts');
+    result.assertNoFileContent('src/app.ts', 'register(database)');
+    result.assertFileContent(
+      'src/app.ts',
+      /register\(fastifyPostgres[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(natsPublisher\);/,
+    );
   });
 
   it('lets an option override the detected database', async () => {
@@ -123,6 +146,8 @@ describe('saasquatch:messaging on an existing service without .yo-rc.json', () =
     expect(printed).toContain("import natsPublisher from './plugins/nats-publisher';");
     expect(printed).toContain('await app.register(natsPublisher);');
     expect(printed).toContain('await app.register(natsSubscriber);');
+    expect(printed).toContain('await app.register(database);');
+    result.assertFile('src/plugins/database.ts');
   });
 
   it('changes nothing when run a second time', async () => {

@@ -28,6 +28,8 @@ export const appFiles: readonly TemplateFile[] = [
 
 /** The readiness plugin the messaging plugins depend on; messaging writes it into services that lack it. */
 export const readinessPlugin = appFiles.find((entry) => entry.destination === 'src/plugins/readiness.ts')!;
+/** The database plugin, which messaging writes into a service whose database the subscriber cannot reach yet. */
+export const databasePlugin = appFiles.find((entry) => entry.destination === 'src/plugins/database.ts')!;
 
 export function packageJsonFor(serviceName: string) {
   return {

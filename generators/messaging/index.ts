@@ -1,11 +1,14 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Generator, { type BaseOptions } from 'yeoman-generator';
-import { readinessPlugin } from '../app/files.js';
+import { databasePlugin, readinessPlugin } from '../app/files.js';
 import {
   UsageError,
   addImports,
   appendOnce,
   assertServiceName,
+  editInPlace,
   filesFor,
   insertBeforeNeedle,
   readOption,
@@ -33,6 +36,9 @@ const PLUGIN_IMPORTS = [
   "import natsSubscriber from './plugins/nats-subscriber';",
 ];
 const READINESS_IMPORT = "import readiness from './plugins/readiness';";
+const DATABASE_IMPORT = "import database from './plugins/database';";
+/** A value import of @fastify/postgres (a type-only import registers nothing). */
+const POSTGRES_IMPORT = /^import\s+(?!type\s)[^;]*?from\s+['"]@fastify\/postgres['"]/m;
 
 const ENV_EXAMPLE_BLOCK = `# NATS event system (docs/EVENTS.md lists every variable)
 NATS_URL=nats://127.0.0.1:4222
@@ -51,6 +57,8 @@ const unscoped = (name: string) => name.replace(/^@[^/]+\//, '');
 export default class MessagingGenerator extends Generator<ServiceConfig, MessagingOptions> {
   private service!: Pick<ServiceConfig, 'serviceName' | 'database'>;
   private manualLines: string[] = [];
+  /** With the database feature on a service that does not register @fastify/postgres yet: the subscriber needs it. */
+  private addsDatabasePlugin = false;
 
   constructor(args: string[], options: MessagingOptions) {
     super(args, options);
@@ -91,9 +99,23 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     for (const file of filesFor(messagingFiles, this.service)) {
       this.fs.copyTpl(this.templatePath(file.template), this.destinationPath(file.destination), this.service);
     }
-    if (!this.fs.exists(this.destinationPath(readinessPlugin.destination))) {
-      this.fs.copyTpl(APP_TEMPLATES + readinessPlugin.template, this.destinationPath(readinessPlugin.destination), this.service);
+    this.addsDatabasePlugin = this.service.database && !this.#registersPostgres();
+    const appPlugins = this.addsDatabasePlugin ? [readinessPlugin, databasePlugin] : [readinessPlugin];
+    for (const plugin of appPlugins) {
+      if (!this.fs.exists(this.destinationPath(plugin.destination))) {
+        this.fs.copyTpl(APP_TEMPLATES + plugin.template, this.destinationPath(plugin.destination), this.service);
+      }
     }
+  }
+
+  /** Whether src/app.ts, or a plugin of the service, already registers @fastify/postgres. */
+  #registersPostgres(): boolean {
+    const app = this.fs.read(this.destinationPath('src/app.ts'))!;
+    if (POSTGRES_IMPORT.test(app) || app.includes("from './plugins/database'")) return true;
+    const src = this.destinationPath('src');
+    return readdirSync(src, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .some((file) => POSTGRES_IMPORT.test(readFileSync(join(src, file), 'utf8')));
   }
 
   transform(): void {
@@ -122,7 +144,8 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     const dependencies = missing(messagingDependencies);
     const devDependencies = missing(messagingDevDependencies);
     if (Object.keys(dependencies).length + Object.keys(devDependencies).length === 0) return;
-    this.fs.extendJSON(this.destinationPath('package.json'), { dependencies, devDependencies });
+    const packageJson = this.destinationPath('package.json');
+    editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { dependencies, devDependencies }));
   }
 
   /**
@@ -134,9 +157,14 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     const original = this.fs.read(appFile)!;
     const instance = /^\s*(?:const|let)\s+(\w+)\s*=\s*(?:await\s+)?[Ff]astify\(/m.exec(original)?.[1];
     const needsReadiness = !original.includes("from './plugins/readiness'");
-    const imports = needsReadiness ? [...PLUGIN_IMPORTS, READINESS_IMPORT] : PLUGIN_IMPORTS;
+    const imports = [
+      ...PLUGIN_IMPORTS,
+      ...(needsReadiness ? [READINESS_IMPORT] : []),
+      ...(this.addsDatabasePlugin ? [DATABASE_IMPORT] : []),
+    ];
     const registrations = (app: string) => [
       ...(needsReadiness ? [`await ${app}.register(readiness);`] : []),
+      ...(this.addsDatabasePlugin ? [`await ${app}.register(database); // PostgreSQL at DATABASE_URL`] : []),
       `await ${app}.register(natsPublisher);`,
       `await ${app}.register(natsSubscriber);`,
     ];
@@ -150,20 +178,22 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
       this.manualLines = [...imports, ...registrations('app')];
       return;
     }
-    this.fs.write(appFile, addImports(updated, imports));
+    editInPlace(this.fs, appFile, () => this.fs.write(appFile, addImports(updated, imports)));
   }
 
   /** `.env.example` and the service's docker-compose.yml learn about NATS, once. */
   #extendLocalSetup(): void {
     const envExample = this.destinationPath('.env.example');
     if (this.fs.exists(envExample)) {
-      this.fs.write(envExample, appendOnce(this.fs.read(envExample)!, 'NATS_URL=', ENV_EXAMPLE_BLOCK));
+      editInPlace(this.fs, envExample, () =>
+        this.fs.write(envExample, appendOnce(this.fs.read(envExample)!, 'NATS_URL=', ENV_EXAMPLE_BLOCK)),
+      );
     }
     const compose = this.destinationPath('docker-compose.yml');
     const content = this.fs.exists(compose) ? this.fs.read(compose)! : undefined;
     if (content?.includes(ENVIRONMENT_NEEDLE) && !/^ {2}nats:/m.test(content)) {
       const withUrl = insertBeforeNeedle(content, ENVIRONMENT_NEEDLE, ['NATS_URL: nats://nats:4222'])!;
-      this.fs.write(compose, withUrl.replace(/\n*$/, '\n') + COMPOSE_NATS_SERVICE);
+      editInPlace(this.fs, compose, () => this.fs.write(compose, withUrl.replace(/\n*$/, '\n') + COMPOSE_NATS_SERVICE));
     }
   }
 }
