@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Generator, { type BaseOptions } from 'yeoman-generator';
@@ -113,6 +113,8 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     const app = this.fs.read(this.destinationPath('src/app.ts'))!;
     if (POSTGRES_IMPORT.test(app) || app.includes("from './plugins/database'")) return true;
     const src = this.destinationPath('src');
+    // A composing generator may have written src/app.ts in memory only, with no folder on disk yet.
+    if (!existsSync(src)) return false;
     return readdirSync(src, { recursive: true, encoding: 'utf8' })
       .filter((file) => file.endsWith('.ts'))
       .some((file) => POSTGRES_IMPORT.test(readFileSync(join(src, file), 'utf8')));
