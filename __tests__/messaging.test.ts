@@ -209,3 +209,25 @@ describe('saasquatch:messaging bad input', () => {
     expect(Object.keys(readTree(folder)).sort()).toEqual(['package.json', 'src/app.ts']);
   });
 });
+
+describe('docs/EVENTS.md', () => {
+  /** `| \`NAME\` | \`default\` | meaning |` rows of the Configuration section. */
+  const documented = (markdown: string) => {
+    const section = markdown.slice(markdown.indexOf('## Configuration'), markdown.indexOf('\n## ', markdown.indexOf('## Configuration') + 1));
+    return Object.fromEntries([...section.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| `([^`]*)` \|/gm)].map((row) => [row[1], row[2]]));
+  };
+  /** `NAME: { …, default: value }` properties of the env-schema in src/messaging/config.ts. */
+  const read = (source: string) =>
+    Object.fromEntries(
+      [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): \{[^\n]*default: ('[^']*'|\d+) \},?$/gm)].map((match) => [match[1], match[2]!.replace(/'/g, '')]),
+    );
+
+  it.each([true, false])('documents exactly the variables the code reads, with their defaults (database=%s)', async (database) => {
+    const result = await runApp().withOptions({ serviceName: 'ledger', database, messageQueue: true, skipInstall: true });
+    const files = readTree(result.cwd);
+    const fromDocs = documented(files['docs/EVENTS.md']!);
+    const fromCode = read(files['src/messaging/config.ts']!);
+    expect(Object.keys(fromCode).length).toBeGreaterThanOrEqual(11);
+    expect(fromDocs).toEqual(fromCode);
+  });
+});
