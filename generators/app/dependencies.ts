@@ -1,3 +1,5 @@
+import type { DependencyGroups } from '../support/index.js';
+
 /** npm ranges the base service is written against; the end-to-end tests install exactly these. */
 export const baseDependencies = {
   always: {
@@ -10,7 +12,7 @@ export const baseDependencies = {
     '@fastify/postgres': '^6.0.0',
     pg: '^8.13.0',
   },
-} as const;
+} as const satisfies DependencyGroups;
 
 export const baseDevDependencies = {
   always: {
@@ -24,4 +26,4 @@ export const baseDevDependencies = {
   database: {
     '@types/pg': '^8.11.0',
   },
-} as const;
+} as const satisfies DependencyGroups;

@@ -7,6 +7,7 @@ import {
   DEFAULT_ANSWERS,
   UsageError,
   assertServiceName,
+  dependenciesFor,
   filesFor,
   readOption,
   serviceNameProblem,
@@ -161,14 +162,10 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
     for (const file of filesFor(appFiles, this.answers)) {
       this.fs.copyTpl(this.templatePath(file.template), this.destinationPath(file.destination), context);
     }
-    const pick = <T extends { always: object; database: object }>(deps: T) => ({
-      ...deps.always,
-      ...(database ? deps.database : {}),
-    });
     this.fs.extendJSON(this.destinationPath('package.json'), {
       ...packageJsonFor(this.answers.serviceName),
-      dependencies: pick(baseDependencies),
-      devDependencies: pick(baseDevDependencies),
+      dependencies: dependenciesFor(baseDependencies, this.answers),
+      devDependencies: dependenciesFor(baseDevDependencies, this.answers),
     });
   }
 
@@ -181,7 +178,9 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
     const folder = relative(process.cwd(), this.destinationRoot());
     this.log(`\nService ${this.answers.serviceName} is ready${folder ? ` in ${folder}` : ''}.`);
     if (folder) this.log(`  cd ${folder}`);
-    this.log('  npm test        # its own tests (PostgreSQL and NATS from DATABASE_URL and NATS_URL)');
+    const { database, messageQueue } = this.answers;
+    const servers = [database && 'PostgreSQL at DATABASE_URL', messageQueue && 'NATS at NATS_URL'].filter(Boolean);
+    this.log(`  npm test        # its own tests${servers.length > 0 ? ` (${servers.join(', ')})` : ''}`);
     this.log('  npm run dev     # runs it, reloading on change');
   }
 

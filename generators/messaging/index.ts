@@ -8,10 +8,12 @@ import {
   addImports,
   appendOnce,
   assertServiceName,
+  dependenciesFor,
   editInPlace,
   filesFor,
   insertBeforeNeedle,
   readOption,
+  type DependencyGroups,
   type ServiceConfig,
 } from '../support/index.js';
 import { messagingDependencies, messagingDevDependencies, messagingFiles } from './manifest.js';
@@ -137,12 +139,8 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
   #addMessagingDependencies(): void {
     const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
     const present = { ...pkg.dependencies, ...pkg.devDependencies };
-    const missing = (groups: { always: Record<string, string>; database: Record<string, string> }) =>
-      Object.fromEntries(
-        Object.entries({ ...groups.always, ...(this.service.database ? groups.database : {}) }).filter(
-          ([name]) => !(name in present),
-        ),
-      );
+    const missing = (groups: DependencyGroups) =>
+      Object.fromEntries(Object.entries(dependenciesFor(groups, this.service)).filter(([name]) => !(name in present)));
     const dependencies = missing(messagingDependencies);
     const devDependencies = missing(messagingDevDependencies);
     if (Object.keys(dependencies).length + Object.keys(devDependencies).length === 0) return;

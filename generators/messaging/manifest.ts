@@ -1,4 +1,4 @@
-import type { TemplateFile, When } from '../support/index.js';
+import type { DependencyGroups, TemplateFile, When } from '../support/index.js';
 
 export type { TemplateFile, When };
 
@@ -25,7 +25,7 @@ export const messagingFiles: readonly TemplateFile[] = [
 ];
 
 /** Runtime dependencies the files above import. */
-export const messagingDependencies: { always: Record<string, string>; database: Record<string, string> } = {
+export const messagingDependencies: DependencyGroups = {
   always: {
     nats: '^2.29.0',
     ajv: '^8.17.1',
@@ -41,7 +41,7 @@ export const messagingDependencies: { always: Record<string, string>; database: 
 };
 
 /** Development dependencies of the integration tests. */
-export const messagingDevDependencies: { always: Record<string, string>; database: Record<string, string> } = {
+export const messagingDevDependencies: DependencyGroups = {
   always: {
     testcontainers: '^11.0.0',
     typescript: '~5.9.3',

@@ -108,6 +108,16 @@ export function filesFor(files: readonly TemplateFile[], features: { database: b
   );
 }
 
+/** npm packages and ranges, those every service gets and those only a service with a database gets. */
+export interface DependencyGroups {
+  always: Readonly<Record<string, string>>;
+  database: Readonly<Record<string, string>>;
+}
+
+export function dependenciesFor(groups: DependencyGroups, features: { database: boolean }): Record<string, string> {
+  return { ...groups.always, ...(features.database ? groups.database : {}) };
+}
+
 /** The part of mem-fs-editor's file record this module reads and sets. */
 interface EditorFile {
   /** Set once anything in this run has written or deleted the file. */
