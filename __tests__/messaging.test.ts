@@ -219,7 +219,7 @@ describe('docs/EVENTS.md', () => {
   /** `NAME: { …, default: value }` properties of the env-schema in src/messaging/config.ts. */
   const read = (source: string) =>
     Object.fromEntries(
-      [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): \{[^\n]*default: ('[^']*'|\d+) \},?$/gm)].map((match) => [match[1], match[2]!.replace(/'/g, '')]),
+      [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): \{[^\n]*default: ('[^']*'|-?\d+) \},?$/gm)].map((match) => [match[1], match[2]!.replace(/'/g, '')]),
     );
 
   it.each([true, false])('documents exactly the variables the code reads, with their defaults (database=%s)', async (database) => {
