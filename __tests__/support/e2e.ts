@@ -211,6 +211,8 @@ export interface RunningServer {
   get(path: string): Promise<HttpAnswer>;
   /** Sends SIGTERM and waits for the exit; throws with the server's output unless it exits with code 0. */
   stop(): Promise<void>;
+  /** Resolves when the process exits by itself (or is stopped). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 const START_DEADLINE_MS = 60_000;
@@ -267,6 +269,7 @@ export async function startServer(service: string, env: Record<string, string> =
     port,
     output: () => output,
     get,
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
