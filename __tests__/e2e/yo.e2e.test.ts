@@ -100,7 +100,8 @@ describe('yo saasquatch (the real yo, as a non-root user)', () => {
     const result = assertSucceeded('yo --generators', await asUser(process.execPath, [yo, '--generators'], folderOfUser('list')));
     const listed = result.stdout.slice(result.stdout.indexOf('Available Generators:'));
     const ours = listed.slice(listed.search(/^ {2}saasquatch\s*$/m)).split('\n').slice(1);
-    const subGenerators = ours.slice(0, ours.findIndex((line) => !/^ {4}\S/.test(line))).map((line) => line.trim());
+    const end = ours.findIndex((line) => !/^ {4}\S/.test(line));
+    const subGenerators = (end === -1 ? ours : ours.slice(0, end)).map((line) => line.trim());
     expect(subGenerators).toEqual(['messaging']);
   }, 120_000);
 
