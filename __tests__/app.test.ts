@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { keptFolder, readTree, runApp, typeScriptOf } from './support/generators.js';
+import { keptFolder, readTree, reviewedFiles, runApp, runMessaging } from './support/generators.js';
 
 const BASE_FILES = [
   'package.json',
@@ -90,12 +91,38 @@ describe.each(variants)('saasquatch:app with database=$database, messageQueue=$m
     wire(features.messageQueue, 'docker-compose.yml', /^ {2}nats:$/m);
     wire(features.messageQueue, 'src/app.ts', /register\(natsPublisher\);\n\s+await app\.register\(natsSubscriber\);/);
     wire(features.messageQueue, '.env.example', 'NATS_URL=');
+    wire(features.messageQueue, 'README.md', '## Event system');
+    wire(features.messageQueue, 'test/app.test.ts', "expect(report.checks.nats.status).toBe('up');");
+    wire(features.database, 'test/app.test.ts', "expect(report.checks.database.status).toBe('up');");
     result.assertFileContent('src/config.ts', "default: 'orders-api'");
   });
 
-  it('generates the TypeScript a reviewer expects (snapshot)', async () => {
+  it('writes the file list, dependencies and edited files a reviewer expects (snapshot)', async () => {
     const result = await run();
-    expect(typeScriptOf(result.getSnapshot())).toMatchSnapshot();
+    expect(reviewedFiles(result.cwd)).toMatchSnapshot();
+  });
+});
+
+describe('one room per feature', () => {
+  it.each([true, false])('app --message-queue writes exactly what app then messaging writes (database=%s)', async (database) => {
+    const composed = keptFolder();
+    await runApp().inDir(composed).withOptions({ serviceName: 'ledger', database, messageQueue: true });
+    const sequential = keptFolder();
+    await runApp().inDir(sequential).withOptions({ serviceName: 'ledger', database, messageQueue: false });
+    await runMessaging().cd(sequential);
+    const [left, right] = [readTree(composed), readTree(sequential)];
+    expect(Object.keys(right).sort()).toEqual(Object.keys(left).sort());
+    for (const file of Object.keys(left)) expect(right[file], file).toBe(left[file]);
+    // The messaging parts came from the messaging generator's edits, so both have them.
+    expect(left['README.md']).toContain('[docs/EVENTS.md](docs/EVENTS.md)');
+    expect(left['test/app.test.ts']).toContain("expect(report.checks.nats.status).toBe('up');");
+  });
+
+  it('the app templates know nothing of the event system', () => {
+    const templates = fileURLToPath(new URL('../generators/app/templates/', import.meta.url));
+    for (const [file, content] of Object.entries(readTree(templates))) {
+      expect(content, file).not.toMatch(/nats|messageQueue|events\.md/i);
+    }
   });
 });
 

@@ -1,10 +1,16 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
 import helpers from 'yeoman-test';
 import { describe, expect, it } from 'vitest';
 import { MESSAGING_GENERATOR, keptFolder, readTree, runApp, runMessaging } from './support/generators.js';
 
 const COMPOSER = fileURLToPath(new URL('./fixtures/generator-composer/index.js', import.meta.url));
+
+interface ComposeFile {
+  services: Record<string, Record<string, unknown>>;
+  volumes?: Record<string, unknown>;
+}
 
 const EVENT_FILES = [
   'src/messaging/nats-client.ts',
@@ -38,6 +44,35 @@ export async function build() {
   await server.register(fastifyPostgres, { connectionString: process.env.DATABASE_URL });
   return server;
 }
+`;
+
+/** Prettier's output for a long import: one name per line. */
+const PRETTIER_APP = `import Fastify from 'fastify';
+import {
+  loadSettings,
+  type Settings,
+} from './settings';
+
+export async function build(settings: Settings = loadSettings()) {
+  const server = Fastify({ logger: settings.logger });
+  return server;
+}
+`;
+
+/** A Compose file of the user's whose last top-level key is \`volumes:\`, with comments. */
+const COMPOSE_WITH_VOLUMES_LAST = `# our local stack
+services:
+  api:
+    build: .
+    environment:
+      - PORT=3000 # the HTTP port
+  db:
+    image: postgres:16-alpine
+    volumes:
+      - db-data:/var/lib/postgresql/data
+
+volumes:
+  db-data:
 `;
 
 const AUTOLOAD_APP = `import type { FastifyInstance } from 'fastify';
@@ -80,6 +115,22 @@ describe('saasquatch:messaging on a service made by saasquatch without messaging
     result.assertFileContent('.env.example', /^NATS_URL=nats:\/\/127\.0\.0\.1:4222$/m);
     result.assertFileContent('docker-compose.yml', /^ {2}nats:$/m);
     result.assertFileContent('docker-compose.yml', 'NATS_URL: nats://nats:4222');
+  });
+
+  it('adds its own parts to the README, the readiness test and the Compose file', async () => {
+    const folder = await serviceWithoutMessaging(false);
+    const result = await runMessaging().cd(folder);
+    result.assertFileContent('README.md', /\n## Event system\n\n[^\n]*\[docs\/EVENTS\.md\]\(docs\/EVENTS\.md\)/);
+    result.assertFileContent(
+      'test/app.test.ts',
+      "    expect(response.statusCode).toBe(200);\n    expect(report.checks.nats.status).toBe('up');\n  });",
+    );
+    const compose = parseDocument(readTree(folder)['docker-compose.yml']!).toJS() as ComposeFile;
+    expect(compose.services.app).toMatchObject({
+      environment: { NATS_URL: 'nats://nats:4222' },
+      depends_on: { nats: { condition: 'service_healthy' } },
+    });
+    expect(compose.services.nats).toMatchObject({ image: expect.stringMatching(/^nats:2\.1[2-9]-alpine$/), healthcheck: expect.any(Object) });
   });
 
   it('changes nothing when run a second time', async () => {
@@ -162,6 +213,32 @@ describe('saasquatch:messaging on an existing service without .yo-rc.json', () =
   });
 });
 
+describe('saasquatch:messaging edits structurally', () => {
+  it('adds its imports after a multi-line import', async () => {
+    const result = await runMessaging()
+      .withFiles({ 'package.json': FOREIGN_PACKAGE, 'src/app.ts': PRETTIER_APP })
+      .commitFiles()
+      .withOptions({ database: false });
+    result.assertFileContent(
+      'src/app.ts',
+      "} from './settings';\nimport natsPublisher from './plugins/nats-publisher';\nimport natsSubscriber from './plugins/nats-subscriber';\nimport readiness from './plugins/readiness';\n\nexport",
+    );
+  });
+
+  it('puts NATS under services: in a Compose file whose last key is volumes:, keeping its comments', async () => {
+    const result = await runMessaging()
+      .withFiles({ 'package.json': FOREIGN_PACKAGE, 'src/app.ts': FOREIGN_APP, 'docker-compose.yml': COMPOSE_WITH_VOLUMES_LAST })
+      .commitFiles();
+    const text = readTree(result.cwd)['docker-compose.yml']!;
+    const compose = parseDocument(text).toJS() as ComposeFile;
+    expect(Object.keys(compose.services)).toEqual(['api', 'db', 'nats']);
+    expect(compose.volumes).toEqual({ 'db-data': null });
+    expect(compose.services.api).toMatchObject({ environment: ['PORT=3000', 'NATS_URL=nats://nats:4222'] });
+    expect(text).toContain('# our local stack');
+    expect(text).toContain('- PORT=3000 # the HTTP port');
+  });
+});
+
 describe('saasquatch:messaging composed by another generator', () => {
   const composed = (by: 'namespace' | 'path') =>
     helpers
@@ -201,6 +278,13 @@ describe('saasquatch:messaging bad input', () => {
     const { folder, run } = runIn({ 'package.json': FOREIGN_PACKAGE });
     await expect(run).rejects.toThrow(/No src\/app\.ts/);
     expect(readTree(folder)).toEqual({ 'package.json': FOREIGN_PACKAGE });
+  });
+
+  it('refuses a Compose file that is not YAML with one line, writing nothing', async () => {
+    const files = { 'package.json': FOREIGN_PACKAGE, 'src/app.ts': FOREIGN_APP, 'docker-compose.yml': 'services:\n  app: [\n' };
+    const { folder, run } = runIn(files);
+    await expect(run).rejects.toThrow(/^docker-compose\.yml is not valid YAML \(.*\): fix it/);
+    expect(readTree(folder)).toEqual(files);
   });
 
   it('refuses a package name that cannot name a service', async () => {

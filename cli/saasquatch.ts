@@ -3,13 +3,15 @@
 // in containers and as root (`yo` drops root privileges and then cannot write).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
-import { addEnvironmentOptions, prepareGeneratorCommand } from 'yeoman-environment';
+import { QueuedAdapter } from '@yeoman/adapter';
+import { Command, type Option } from 'commander';
+import { addEnvironmentOptions, createEnv } from 'yeoman-environment';
+import { HeadlessAdapter } from './headless-adapter.js';
 
-const GENERATORS = {
-  app: 'a new Fastify 5 + TypeScript service in ./<service-name>',
-  messaging: 'the NATS JetStream event system, added to the service in the current folder',
-} as const;
+const GENERATORS = ['app', 'messaging'] as const;
+type YeomanCommand = ReturnType<typeof addEnvironmentOptions>;
+/** Yeoman's own options worth a line in the overview; `saasquatch <command> --help` lists the rest. */
+const ENVIRONMENT_OPTIONS_SHOWN = ['--skip-install', '--force'];
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -24,11 +26,45 @@ export function conflictingFlag(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * A command that runs one generator, with the generator's options as flags (and a --no-<flag> for each
+ * boolean). Like yeoman-environment's prepareGeneratorCommand, but with an adapter of our choice.
+ */
+async function generatorCommand(name: (typeof GENERATORS)[number], headless: boolean): Promise<YeomanCommand> {
+  const environment = createEnv(headless ? { adapter: new QueuedAdapter({ adapter: new HeadlessAdapter() }) } : {});
+  const meta = environment.register(fileURLToPath(new URL(`../generators/${name}/index.js`, import.meta.url)), {
+    namespace: `saasquatch:${name}`,
+  });
+  const help = (await meta.instantiateHelp()) as { description?: string } & Parameters<YeomanCommand['registerGenerator']>[0];
+  const command = addEnvironmentOptions().name(name).description(help.description ?? '');
+  command.env = environment;
+  command.registerGenerator(help);
+  command.action(async function (this: Command) {
+    await environment.runGenerator(await meta.instantiate(this.args, this.opts()));
+  });
+  return command;
+}
+
+/** Root help: every command with the options users pass (its generator's own, and --skip-install, --force). */
+function commandsAndOptions(program: Command, generatorOptions: Map<string, Set<string>>): string {
+  const help = program.createHelp();
+  const rows: [string, string][] = [];
+  for (const command of program.commands) {
+    rows.push([`${command.name()}${command.name() === 'app' ? ' (default)' : ''}`, command.description()]);
+    const shown = (option: Option) =>
+      generatorOptions.get(command.name())!.has(option.long ?? '') || ENVIRONMENT_OPTIONS_SHOWN.includes(option.long ?? '');
+    for (const option of help.visibleOptions(command).filter(shown)) rows.push([`  ${help.optionTerm(option)}`, option.description]);
+  }
+  const width = Math.max(...rows.map(([term]) => term.length));
+  return `\nCommands and their options:\n${rows.map(([term, text]) => `  ${term.padEnd(width)}  ${text}`).join('\n')}\n`;
+}
+
 async function main(argv: string[]): Promise<void> {
   const conflict = conflictingFlag(argv.slice(2));
   if (conflict) throw new Error(conflict);
+  const headless = !process.stdin.isTTY;
   const generatorName = argv[2] === 'messaging' ? 'messaging' : 'app';
-  if (generatorName === 'app' && !process.stdin.isTTY && !argv.includes('--defaults')) {
+  if (generatorName === 'app' && headless && !argv.includes('--defaults')) {
     // Nobody can answer a prompt: take the defaults for whatever the options leave open.
     argv = [...argv, '--defaults'];
   }
@@ -37,19 +73,18 @@ async function main(argv: string[]): Promise<void> {
     .description('Generate Fastify microservices with a NATS event system (generator-saasquatch)')
     .version(packageJson.version)
     .showHelpAfterError()
-    .enablePositionalOptions()
-    .addHelpText('after', '\nWithout a command, app runs. `saasquatch app --help` and `saasquatch messaging --help` list their options.');
-
-  for (const [name, description] of Object.entries(GENERATORS)) {
-    // A YeomanCommand: it turns the generator's options into flags, with a --no-<flag> for each boolean.
-    const command = addEnvironmentOptions().name(name).description(description);
+    .enablePositionalOptions();
+  const generatorOptions = new Map<string, Set<string>>();
+  for (const name of GENERATORS) {
+    const environmentOptions = new Set(addEnvironmentOptions().options.map((option: Option) => option.long));
+    const command = await generatorCommand(name, headless);
+    generatorOptions.set(
+      name,
+      new Set(command.options.map((option: Option) => option.long ?? '').filter((long: string) => !environmentOptions.has(long))),
+    );
     program.addCommand(command, { isDefault: name === 'app' });
-    await prepareGeneratorCommand({
-      command,
-      resolved: fileURLToPath(new URL(`../generators/${name}/index.js`, import.meta.url)),
-      namespace: `saasquatch:${name}`,
-    });
   }
+  program.addHelpText('after', () => commandsAndOptions(program, generatorOptions));
   await program.parseAsync(argv);
 }
 

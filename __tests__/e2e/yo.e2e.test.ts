@@ -96,10 +96,22 @@ describe('yo saasquatch (the real yo, as a non-root user)', () => {
     expect(lstatSync(join(prefix, 'lib', 'node_modules', 'generator-saasquatch')).isSymbolicLink()).toBe(true);
   }, 300_000);
 
-  it('lists saasquatch and its messaging sub-generator in yo --generators', async () => {
+  it('lists saasquatch and its messaging sub-generator in yo --generators, and nothing that is not a generator', async () => {
     const result = assertSucceeded('yo --generators', await asUser(process.execPath, [yo, '--generators'], folderOfUser('list')));
-    expect(result.stdout).toMatch(/^\s+saasquatch\s*$/m);
-    expect(result.stdout).toMatch(/^\s+messaging\s*$/m);
+    const listed = result.stdout.slice(result.stdout.indexOf('Available Generators:'));
+    const ours = listed.slice(listed.search(/^ {2}saasquatch\s*$/m)).split('\n').slice(1);
+    const end = ours.findIndex((line) => !/^ {4}\S/.test(line));
+    const subGenerators = (end === -1 ? ours : ours.slice(0, end)).map((line) => line.trim());
+    expect(subGenerators).toEqual(['messaging']);
+  }, 120_000);
+
+  it.each([
+    ['saasquatch', 'A new Fastify 5 + TypeScript service'],
+    ['saasquatch:messaging', 'Adds the NATS JetStream event system'],
+  ])('shows the description of %s in its --help', async (namespace, description) => {
+    const result = assertSucceeded(`yo ${namespace} --help`, await asUser(process.execPath, [yo, namespace, '--help'], folderOfUser('help')));
+    expect(`${result.stdout}${result.stderr}`).toContain(description);
+    expect(`${result.stdout}${result.stderr}`).toContain('--service-name');
   }, 120_000);
 
   it('generates a service with yo saasquatch, headless, owned by the user', async () => {

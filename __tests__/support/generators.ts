@@ -26,14 +26,21 @@ export function readTree(folder: string): Record<string, string> {
   return tree;
 }
 
-/** The files of one run that a reviewer reads: TypeScript sources and tests, keyed by path. */
-export function typeScriptOf(snapshot: Record<string, { contents: string | null }>): Record<string, string | null> {
-  return Object.fromEntries(
-    Object.entries(snapshot)
-      .filter(([path]) => path.endsWith('.ts'))
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([path, file]) => [path, file.contents]),
-  );
+/** The files the generators edit after writing them (messaging edits what the app wrote), as a reviewer reads them. */
+const EDITED_FILES = ['src/app.ts', 'docker-compose.yml', '.env.example'];
+
+/**
+ * What a variant's snapshot holds: its file list, the dependencies of its package.json and the files the
+ * generators edit. Every other file is covered by the file-by-file assertions and the end-to-end runs.
+ */
+export function reviewedFiles(folder: string): Record<string, unknown> {
+  const tree = readTree(folder);
+  const pkg = JSON.parse(tree['package.json']!) as Record<string, unknown>;
+  return {
+    files: Object.keys(tree).sort(),
+    'package.json': { dependencies: pkg.dependencies, devDependencies: pkg.devDependencies },
+    ...Object.fromEntries(EDITED_FILES.map((file) => [file, tree[file]])),
+  };
 }
 
 /** yeoman-test runs typed by the generator, so that options are checked against the generator's own. */

@@ -1,35 +1,52 @@
-import { destinationOf, type TemplateFile, type When } from '../support/index.js';
+import type { PackagesByFeature } from '../../lib/dependency-versions.js';
+import { templateFile, type TemplateFile } from '../../lib/template-files.js';
 
-const file = (template: string, when: When = 'always'): TemplateFile => ({
-  template,
-  destination: destinationOf(template),
-  when,
-});
-
-export const appFiles: readonly TemplateFile[] = [
-  file('tsconfig.json.ejs'),
-  file('tsconfig.build.json.ejs'),
-  file('jest.config.js.ejs'),
-  file('_env.example.ejs'),
-  file('_gitignore'),
-  file('_dockerignore'),
-  file('Dockerfile.ejs'),
-  file('docker-compose.yml.ejs'),
-  file('README.md.ejs'),
-  file('src/app.ts.ejs'),
-  file('src/server.ts.ejs'),
-  file('src/config.ts.ejs'),
-  file('src/plugins/readiness.ts.ejs'),
-  file('src/plugins/database.ts.ejs', 'database'),
-  file('src/routes/health.ts.ejs'),
-  file('test/app.test.ts.ejs'),
-  file('test/config.test.ts.ejs'),
+/** The files `saasquatch` writes (templates relative to `generators/app/templates/`), one line each. */
+export const files: readonly TemplateFile[] = [
+  templateFile('tsconfig.json.ejs'),
+  templateFile('tsconfig.build.json.ejs'),
+  templateFile('jest.config.js.ejs'),
+  templateFile('_env.example.ejs'),
+  templateFile('_gitignore'),
+  templateFile('_dockerignore'),
+  templateFile('Dockerfile.ejs'),
+  templateFile('docker-compose.yml.ejs'),
+  templateFile('README.md.ejs'),
+  templateFile('src/app.ts.ejs'),
+  templateFile('src/server.ts.ejs'),
+  templateFile('src/config.ts.ejs'),
+  templateFile('src/plugins/readiness.ts.ejs'),
+  templateFile('src/plugins/database.ts.ejs', { when: 'database' }),
+  templateFile('src/routes/health.ts.ejs'),
+  templateFile('test/app.test.ts.ejs'),
+  templateFile('test/config.test.ts.ejs'),
 ];
 
+/** The npm packages these files import or run, one line each; ranges in lib/dependency-versions/package.json. */
+export const packages: PackagesByFeature = {
+  always: [
+    'fastify',
+    'fastify-plugin',
+    'env-schema',
+    'close-with-grace',
+    'typescript',
+    '@types/node',
+    'jest',
+    'ts-jest',
+    '@types/jest',
+    'tsx',
+  ],
+  database: [
+    '@fastify/postgres',
+    'pg',
+    '@types/pg',
+  ],
+};
+
 /** The readiness plugin the messaging plugins depend on; messaging writes it into services that lack it. */
-export const readinessPlugin = appFiles.find((entry) => entry.destination === 'src/plugins/readiness.ts')!;
+export const readinessPlugin = files.find((entry) => entry.destination === 'src/plugins/readiness.ts')!;
 /** The database plugin, which messaging writes into a service whose database the subscriber cannot reach yet. */
-export const databasePlugin = appFiles.find((entry) => entry.destination === 'src/plugins/database.ts')!;
+export const databasePlugin = files.find((entry) => entry.destination === 'src/plugins/database.ts')!;
 
 export function packageJsonFor(serviceName: string) {
   return {

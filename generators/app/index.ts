@@ -2,19 +2,21 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Generator, { type BaseOptions } from 'yeoman-generator';
+import { dependenciesFor } from '../../lib/dependency-versions.js';
 import {
   CONFIG_KEY,
   DEFAULT_ANSWERS,
   UsageError,
   assertServiceName,
-  dependenciesFor,
-  filesFor,
   readOption,
   serviceNameProblem,
   type ServiceConfig,
-} from '../support/index.js';
-import { baseDependencies, baseDevDependencies } from './dependencies.js';
-import { appFiles, packageJsonFor } from './files.js';
+} from '../../lib/service-config.js';
+import { filesFor } from '../../lib/template-files.js';
+import { files, packageJsonFor, packages } from './files.js';
+
+/** What `yo --help`, `yo saasquatch --help` and `saasquatch --help` say this generator does. */
+export const description = 'A new Fastify 5 + TypeScript service in ./<service-name>';
 
 export type AppOptions = BaseOptions & {
   serviceName?: string;
@@ -53,6 +55,7 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
 
   constructor(args: string[], options: AppOptions) {
     super(args, options);
+    this.desc(description);
     this.option('service-name', { type: String, description: 'Name of the service, kebab-case (also its folder)' });
     this.option('database', { type: Boolean, description: 'PostgreSQL with @fastify/postgres and a schema per tenant (--no-database to leave out)' });
     this.option('message-queue', { type: Boolean, description: 'NATS JetStream event system, composes saasquatch:messaging (--no-message-queue to leave out)' });
@@ -152,20 +155,15 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
   }
 
   writing(): void {
-    const { database, messageQueue, serviceName } = this.answers;
-    const context = {
-      ...this.answers,
-      databaseName: serviceName.replace(/-/g, '_'),
-      readinessChecks: [database && 'database', messageQueue && 'nats'].filter(Boolean),
-      localServices: [database && 'postgres', messageQueue && 'nats'].filter(Boolean),
-    };
-    for (const file of filesFor(appFiles, this.answers)) {
+    const { database, serviceName } = this.answers;
+    // The templates see only what the app generator owns; messaging adds its own parts through its edits.
+    const context = { serviceName, database, databaseName: serviceName.replace(/-/g, '_') };
+    for (const file of filesFor(files, this.answers)) {
       this.fs.copyTpl(this.templatePath(file.template), this.destinationPath(file.destination), context);
     }
     this.fs.extendJSON(this.destinationPath('package.json'), {
-      ...packageJsonFor(this.answers.serviceName),
-      dependencies: dependenciesFor(baseDependencies, this.answers),
-      devDependencies: dependenciesFor(baseDevDependencies, this.answers),
+      ...packageJsonFor(serviceName),
+      ...dependenciesFor(packages, this.answers),
     });
   }
 
@@ -178,9 +176,7 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
     const folder = relative(process.cwd(), this.destinationRoot());
     this.log(`\nService ${this.answers.serviceName} is ready${folder ? ` in ${folder}` : ''}.`);
     if (folder) this.log(`  cd ${folder}`);
-    const { database, messageQueue } = this.answers;
-    const servers = [database && 'PostgreSQL at DATABASE_URL', messageQueue && 'NATS at NATS_URL'].filter(Boolean);
-    this.log(`  npm test        # its own tests${servers.length > 0 ? ` (${servers.join(', ')})` : ''}`);
+    this.log(`  npm test        # its own tests${this.answers.database ? ' (PostgreSQL at DATABASE_URL)' : ''}`);
     this.log('  npm run dev     # runs it, reloading on change');
   }
 

@@ -2,21 +2,18 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Generator, { type BaseOptions } from 'yeoman-generator';
+import { dependenciesFor } from '../../lib/dependency-versions.js';
+import { ComposeFileError, addComposeService, type ComposeAddition } from '../../lib/edits/compose.js';
+import { addImports } from '../../lib/edits/imports.js';
+import { editInPlace } from '../../lib/edits/in-place.js';
+import { appendOnce, insertBeforeNeedle, insertInBlock } from '../../lib/edits/text.js';
+import { UsageError, assertServiceName, readOption, type ServiceConfig } from '../../lib/service-config.js';
+import { filesFor } from '../../lib/template-files.js';
 import { databasePlugin, readinessPlugin } from '../app/files.js';
-import {
-  UsageError,
-  addImports,
-  appendOnce,
-  assertServiceName,
-  dependenciesFor,
-  editInPlace,
-  filesFor,
-  insertBeforeNeedle,
-  readOption,
-  type DependencyGroups,
-  type ServiceConfig,
-} from '../support/index.js';
-import { messagingDependencies, messagingDevDependencies, messagingFiles } from './manifest.js';
+import { files, packages } from './files.js';
+
+/** What `yo --help`, `yo saasquatch:messaging --help` and `saasquatch --help` say this generator does. */
+export const description = 'Adds the NATS JetStream event system to the service in the current folder';
 
 export type MessagingOptions = BaseOptions & {
   serviceName?: string;
@@ -30,7 +27,7 @@ interface PackageJson {
 }
 
 export const REGISTER_NEEDLE = '// saasquatch:register-plugins';
-const ENVIRONMENT_NEEDLE = '# saasquatch:app-environment';
+/** The app generator's templates: messaging writes its readiness (and database) plugin into services that lack it. */
 const APP_TEMPLATES = fileURLToPath(new URL('../app/templates/', import.meta.url));
 
 const PLUGIN_IMPORTS = [
@@ -45,13 +42,35 @@ const POSTGRES_IMPORT = /^import\s+(?!type\s)[^;]*?from\s+['"]@fastify\/postgres
 const ENV_EXAMPLE_BLOCK = `# NATS event system (docs/EVENTS.md lists every variable)
 NATS_URL=nats://127.0.0.1:4222
 `;
-const COMPOSE_NATS_SERVICE = `
-  nats:
-    image: nats:2.10-alpine
-    command: ["-js", "-sd", "/data"]
-    ports:
-      - "4222:4222"
+const README_SECTION = `## Event system
+
+The service publishes and consumes events on NATS JetStream. [docs/EVENTS.md](docs/EVENTS.md) describes the events,
+the plugins and every variable (\`NATS_URL\`, \`EVENTS_*\`, …); \`SERVICE_NAME\` also names the NATS connection and
+the durable consumer. The integration tests (\`npm run test:integration\`) use a real NATS with JetStream from
+\`NATS_URL\`; \`docker compose up -d nats\` starts one locally.
 `;
+/** The line the app's readiness test gets, and where: after the last expectation of that test. */
+const READINESS_TEST = {
+  file: 'test/app.test.ts',
+  test: "'reports every dependency up on GET /ready'",
+  expectation: "expect(report.checks.nats.status).toBe('up');",
+};
+const COMPOSE_NATS: ComposeAddition = {
+  service: 'nats',
+  definition: `image: nats:2.12-alpine
+command: ["-js", "-sd", "/data", "-m", "8222"]
+ports:
+  - "4222:4222"
+healthcheck:
+  test: ["CMD", "wget", "-q", "-O", "-", "http://127.0.0.1:8222/healthz?js-enabled-only=true"]
+  interval: 2s
+  timeout: 2s
+  retries: 30
+`,
+  environment: { NATS_URL: 'nats://nats:4222' },
+  condition: 'service_healthy',
+};
+const COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.yaml', 'compose.yaml', 'compose.yml'];
 
 /** `@acme/billing-api` → `billing-api`. */
 const unscoped = (name: string) => name.replace(/^@[^/]+\//, '');
@@ -64,6 +83,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
 
   constructor(args: string[], options: MessagingOptions) {
     super(args, options);
+    this.desc(description);
     this.option('service-name', { type: String, description: 'Service name (default: from .yo-rc.json, else package.json)' });
     this.option('database', { type: Boolean, description: 'Use PostgreSQL for tenants and users (default: saved answer, else detected from a pg dependency)' });
   }
@@ -98,7 +118,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     this.service = this.#detectService();
     this.config.set({ ...this.service, messageQueue: true });
 
-    for (const file of filesFor(messagingFiles, this.service)) {
+    for (const file of filesFor(files, this.service)) {
       this.fs.copyTpl(this.templatePath(file.template), this.destinationPath(file.destination), this.service);
     }
     this.addsDatabasePlugin = this.service.database && !this.#registersPostgres();
@@ -126,9 +146,11 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     this.#addMessagingDependencies();
     this.#registerPlugins();
     this.#extendLocalSetup();
+    this.#extendDocumentation();
   }
 
   end(): void {
+    this.log('  The event system needs NATS with JetStream at NATS_URL (docs/EVENTS.md).');
     if (this.manualLines.length === 0) return;
     this.log(`\nCould not find where src/app.ts builds its Fastify instance. Add these lines to src/app.ts yourself:\n`);
     for (const line of this.manualLines) this.log(`  ${line}`);
@@ -139,10 +161,11 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
   #addMessagingDependencies(): void {
     const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
     const present = { ...pkg.dependencies, ...pkg.devDependencies };
-    const missing = (groups: DependencyGroups) =>
-      Object.fromEntries(Object.entries(dependenciesFor(groups, this.service)).filter(([name]) => !(name in present)));
-    const dependencies = missing(messagingDependencies);
-    const devDependencies = missing(messagingDevDependencies);
+    const needed = dependenciesFor(packages, this.service);
+    const missing = (section: Record<string, string>) =>
+      Object.fromEntries(Object.entries(section).filter(([name]) => !(name in present)));
+    const dependencies = missing(needed.dependencies);
+    const devDependencies = missing(needed.devDependencies);
     if (Object.keys(dependencies).length + Object.keys(devDependencies).length === 0) return;
     const packageJson = this.destinationPath('package.json');
     editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { dependencies, devDependencies }));
@@ -181,19 +204,35 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     editInPlace(this.fs, appFile, () => this.fs.write(appFile, addImports(updated, imports)));
   }
 
-  /** `.env.example` and the service's docker-compose.yml learn about NATS, once. */
+  /** `.env.example` and the service's Compose file learn about NATS, once. */
   #extendLocalSetup(): void {
-    const envExample = this.destinationPath('.env.example');
-    if (this.fs.exists(envExample)) {
-      editInPlace(this.fs, envExample, () =>
-        this.fs.write(envExample, appendOnce(this.fs.read(envExample)!, 'NATS_URL=', ENV_EXAMPLE_BLOCK)),
-      );
-    }
-    const compose = this.destinationPath('docker-compose.yml');
-    const content = this.fs.exists(compose) ? this.fs.read(compose)! : undefined;
-    if (content?.includes(ENVIRONMENT_NEEDLE) && !/^ {2}nats:/m.test(content)) {
-      const withUrl = insertBeforeNeedle(content, ENVIRONMENT_NEEDLE, ['NATS_URL: nats://nats:4222'])!;
-      editInPlace(this.fs, compose, () => this.fs.write(compose, withUrl.replace(/\n*$/, '\n') + COMPOSE_NATS_SERVICE));
-    }
+    this.#editIfPresent('.env.example', (content) => appendOnce(content, 'NATS_URL=', ENV_EXAMPLE_BLOCK));
+    const compose = COMPOSE_FILES.find((file) => this.fs.exists(this.destinationPath(file)));
+    if (!compose) return;
+    this.#editIfPresent(compose, (content) => {
+      try {
+        return addComposeService(content, COMPOSE_NATS);
+      } catch (error) {
+        if (!(error instanceof ComposeFileError)) throw error;
+        throw new UsageError(`${compose} ${error.message}: fix it, or move it away, and run saasquatch:messaging again.`);
+      }
+    });
+  }
+
+  /** The README links docs/EVENTS.md, and the app's readiness test expects NATS up. */
+  #extendDocumentation(): void {
+    this.#editIfPresent('README.md', (content) => appendOnce(content, '## Event system', README_SECTION));
+    this.#editIfPresent(READINESS_TEST.file, (content) =>
+      insertInBlock(content, READINESS_TEST.test, /^\s*expect\(/, READINESS_TEST.expectation) ?? content,
+    );
+  }
+
+  /** Applies `edit` to a file of the service that exists, writing only when it changes something. */
+  #editIfPresent(file: string, edit: (content: string) => string): void {
+    const path = this.destinationPath(file);
+    if (!this.fs.exists(path)) return;
+    const content = this.fs.read(path)!;
+    const updated = edit(content);
+    if (updated !== content) editInPlace(this.fs, path, () => this.fs.write(path, updated));
   }
 }

@@ -1,0 +1,53 @@
+import type { PackagesByFeature } from '../../lib/dependency-versions.js';
+import { templateFile, type TemplateFile } from '../../lib/template-files.js';
+
+/** The files `saasquatch:messaging` writes (templates relative to `generators/messaging/templates/`), one line each. */
+export const files: readonly TemplateFile[] = [
+  templateFile('src/messaging/nats-client.ts.ejs'),
+  templateFile('src/messaging/config.ts.ejs'),
+  templateFile('src/messaging/errors.ts.ejs'),
+  templateFile('src/messaging/events.ts.ejs'),
+  templateFile('src/messaging/validation.ts.ejs'),
+  templateFile('src/messaging/backoff.ts.ejs'),
+  templateFile('src/messaging/streams.ts.ejs'),
+  templateFile('src/messaging/consuming.ts.ejs'),
+  templateFile('src/messaging/dead-letters.ts.ejs'),
+  templateFile('src/types/events.ts.ejs'),
+  templateFile('src/plugins/nats-publisher.ts.ejs'),
+  templateFile('src/plugins/nats-subscriber.ts.ejs'),
+  templateFile('src/handlers/built-in-handlers.database.ts.ejs', { as: 'src/handlers/built-in-handlers.ts', when: 'database' }),
+  templateFile('src/handlers/built-in-handlers.log.ts.ejs', { as: 'src/handlers/built-in-handlers.ts', when: 'noDatabase' }),
+  templateFile('src/services/tenant.service.ts.ejs', { when: 'database' }),
+  templateFile('src/services/user-projection.ts.ejs', { when: 'database' }),
+  templateFile('test/integration/harness.ts.ejs'),
+  templateFile('test/integration/nats-events.test.ts.ejs'),
+  templateFile('test/integration/delivery.test.ts.ejs'),
+  templateFile('test/integration/projection.test.ts.ejs', { when: 'database' }),
+  templateFile('docs/EVENTS.md.ejs'),
+];
+
+/**
+ * The npm packages these files import or run, one line each; ranges in lib/dependency-versions/package.json.
+ * The base service's packages are listed too: messaging also adds to services it did not make.
+ */
+export const packages: PackagesByFeature = {
+  always: [
+    'nats',
+    'ajv',
+    'ajv-formats',
+    'env-schema',
+    'fastify',
+    'fastify-plugin',
+    'testcontainers',
+    'typescript',
+    '@types/node',
+    'jest',
+    'ts-jest',
+    '@types/jest',
+  ],
+  database: [
+    '@fastify/postgres',
+    'pg',
+    '@types/pg',
+  ],
+};
