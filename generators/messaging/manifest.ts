@@ -8,6 +8,7 @@ const file = (template: string, destination: string, when: When = 'always'): Tem
 export const messagingFiles: readonly TemplateFile[] = [
   file('src/messaging/nats-client.ts.ejs', 'src/messaging/nats-client.ts'),
   file('src/messaging/config.ts.ejs', 'src/messaging/config.ts'),
+  file('src/messaging/connection-options.ts.ejs', 'src/messaging/connection-options.ts'),
   file('src/messaging/errors.ts.ejs', 'src/messaging/errors.ts'),
   file('src/messaging/events.ts.ejs', 'src/messaging/events.ts'),
   file('src/messaging/validation.ts.ejs', 'src/messaging/validation.ts'),
