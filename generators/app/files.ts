@@ -24,6 +24,7 @@ export const appFiles: readonly TemplateFile[] = [
   file('src/routes/health.ts.ejs'),
   file('test/app.test.ts.ejs'),
   file('test/config.test.ts.ejs'),
+  file('test/database.test.ts.ejs', 'database'),
 ];
 
 /** The readiness plugin the messaging plugins depend on; messaging writes it into services that lack it. */
