@@ -5,16 +5,19 @@
 // dead-letters and drains; a user without publish permission on `events.>` gets a permission error from
 // publishEvent; and each bad setting stops the start with one line that names it and holds no secret.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_TIMEOUT, describeService } from '../support/e2e-service.js';
 import { assertSucceeded, generateService, npmRun, run, serviceEnv, startServer, tempFolder, type RunResult } from '../support/e2e.js';
 
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
-/** This file's private port range (other engineers' tests use other ranges). */
+const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** This file's private port ranges (other engineers' tests use other ranges). */
 const PORTS = { first: 14200, last: 14299 };
+const PG_PORTS = { first: 15200, last: 15299 };
 const SERVICE = 'sec-e2e';
 const SERVICE_PASSWORD = 'svc-Pa55-7f3e9c1d';
 const DENIED_USER = 'sec-e2e-no-publish';
@@ -124,9 +127,9 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-async function privatePort(): Promise<number> {
-  for (let port = PORTS.first + 10; port <= PORTS.last; port++) if (await portIsFree(port)) return port;
-  throw new Error(`no free port in ${PORTS.first}-${PORTS.last}`);
+async function privatePort(range = PORTS): Promise<number> {
+  for (let port = range.first + 10; port <= range.last; port++) if (await portIsFree(port)) return port;
+  throw new Error(`no free port in ${range.first}-${range.last}`);
 }
 
 interface SecureNats {
@@ -334,4 +337,85 @@ describe('security: TLS, credentials and the documented least-privilege permissi
       expect(Date.now() - started, output).toBeLessThan(10_000);
     }, STEP_TIMEOUT);
   });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// PostgreSQL over TLS: a private cluster with ssl=on and the test's server certificate.
+
+const PG_PROBE = `// Written by the generator's security e2e test: the service's database plugin, and whether its connection is TLS.
+const Fastify = require('fastify');
+const readiness = require('./dist/plugins/readiness').default;
+const database = require('./dist/plugins/database').default;
+(async () => {
+  const app = Fastify();
+  await app.register(readiness);
+  await app.register(database);
+  await app.ready();
+  try {
+    const { rows } = await app.pg.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+    console.log(JSON.stringify({ ssl: rows[0].ssl }));
+  } catch (error) {
+    console.log(JSON.stringify({ error: error.code || error.message }));
+  }
+  await app.close();
+})().catch((error) => { console.log(error.message); process.exit(1); });
+`;
+
+describe('security: PostgreSQL TLS from DATABASE_URL sslmode and DATABASE_CA_FILE', () => {
+  let folder = '';
+  let port = 0;
+  let pki: Pki;
+  // initdb refuses to run as root: run the cluster as the postgres user then.
+  const asRoot = process.getuid?.() === 0;
+  const pgCommand = async (what: string, args: string[]) => {
+    const [command, all] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, what), ...args]] : [join(PG_BIN, what), args];
+    assertSucceeded(`${what} ${args.join(' ')}`, await run(command as string, all as string[], { cwd: folder }));
+  };
+
+  beforeAll(async () => {
+    folder = mkdtempSync(join(tmpdir(), 'saasquatch-security-pg-'));
+    pki = await makePki(join(folder, 'pki'));
+    const ownedByServer = [folder, join(folder, 'server.pem'), join(folder, 'server.key')];
+    copyFileSync(pki.serverCert, ownedByServer[1]!);
+    copyFileSync(pki.serverKey, ownedByServer[2]!);
+    chmodSync(folder, 0o755);
+    chmodSync(ownedByServer[2]!, 0o600);
+    if (asRoot) {
+      const id = await run('id', ['-u', 'postgres'], { cwd: folder });
+      const group = await run('id', ['-g', 'postgres'], { cwd: folder });
+      for (const path of ownedByServer) chownSync(path, Number(id.stdout.trim()), Number(group.stdout.trim()));
+    }
+    port = await privatePort(PG_PORTS);
+    await pgCommand('initdb', ['-D', join(folder, 'data'), '-A', 'trust', '-U', 'postgres']);
+    const settings = `-p ${port} -k ${folder} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=${ownedByServer[1]} -c ssl_key_file=${ownedByServer[2]}`;
+    await pgCommand('pg_ctl', ['-D', join(folder, 'data'), '-l', join(folder, 'postgres.log'), '-o', settings, '-w', 'start']);
+    writeFileSync(join(service, 'security-pg-probe.cjs'), PG_PROBE);
+  }, STEP_TIMEOUT);
+
+  afterAll(async () => {
+    if (existsSync(join(folder, 'data', 'postmaster.pid'))) await pgCommand('pg_ctl', ['-D', join(folder, 'data'), '-m', 'immediate', 'stop']);
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  const probe = async (query: string, caFile?: string) => {
+    const result = await run(process.execPath, ['security-pg-probe.cjs'], {
+      cwd: service,
+      env: serviceEnv({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres${query}`, DATABASE_CA_FILE: caFile }),
+    });
+    const output = `${result.stdout}${result.stderr}`.trim();
+    expect(result.code, output).toBe(0);
+    return JSON.parse(output) as { ssl?: boolean; error?: string };
+  };
+
+  it.each([
+    ['no sslmode: plain', '', undefined, { ssl: false }],
+    ['sslmode=require: encrypted, the certificate not checked', '?sslmode=require', undefined, { ssl: true }],
+    ['sslmode=verify-full with the CA: encrypted and checked', '?sslmode=verify-full', 'ca', { ssl: true }],
+    ['sslmode=verify-ca with the CA', '?sslmode=verify-ca', 'ca', { ssl: true }],
+    ['sslmode=verify-full without the CA: refused', '?sslmode=verify-full', undefined, { error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }],
+    ['sslmode=verify-full with another CA: refused', '?sslmode=verify-full', 'other', { error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }],
+  ] as const)('%s', async (_label, query, ca, expected) => {
+    const caFile = ca === 'ca' ? pki.ca : ca === 'other' ? pki.otherCa : undefined;
+    expect(await probe(query, caFile)).toEqual(expected);
+  }, STEP_TIMEOUT);
 });
