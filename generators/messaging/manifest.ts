@@ -20,6 +20,7 @@ export const messagingFiles: readonly TemplateFile[] = [
   file('src/handlers/built-in-handlers.database.ts.ejs', 'src/handlers/built-in-handlers.ts', 'database'),
   file('src/handlers/built-in-handlers.log.ts.ejs', 'src/handlers/built-in-handlers.ts', 'noDatabase'),
   file('src/services/tenant.service.ts.ejs', 'src/services/tenant.service.ts', 'database'),
+  file('test/connection-options.test.ts.ejs', 'test/connection-options.test.ts'),
   file('test/integration/harness.ts.ejs', 'test/integration/harness.ts'),
   file('test/integration/nats-events.test.ts.ejs', 'test/integration/nats-events.test.ts'),
   file('docs/EVENTS.md.ejs', 'docs/EVENTS.md'),
