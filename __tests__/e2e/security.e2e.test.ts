@@ -322,7 +322,6 @@ describe('security: TLS, credentials and the documented least-privilege permissi
     ];
 
     it.each(cases)('%s', async (_label, env, expected) => {
-      const started = Date.now();
       const result = await run(process.execPath, ['dist/server.js'], {
         cwd: service,
         env: serviceEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...tlsEnv, ...env() }),
@@ -332,9 +331,9 @@ describe('security: TLS, credentials and the documented least-privilege permissi
       expect(output.split('\n'), output).toHaveLength(1);
       expect(output).toMatch(new RegExp(`^Cannot connect to NATS at tls://127\\.0\\.0\\.1:${nats.port}: `));
       expect(output).toMatch(expected);
+      // The line came before Fastify's 10 s plugin timeout, which would only say that the plugin did not start.
+      expect(output).not.toMatch(/did not start in time/);
       for (const secret of SECRETS) expect(output).not.toContain(secret);
-      // Before Fastify's 10 s plugin timeout, which would only say that the plugin did not start.
-      expect(Date.now() - started, output).toBeLessThan(10_000);
     }, STEP_TIMEOUT);
   });
 });
