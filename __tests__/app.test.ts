@@ -85,7 +85,7 @@ describe.each(variants)('saasquatch:app with database=$database, messageQueue=$m
     const result = await run();
     const wire = (present: boolean, file: string, text: string | RegExp) =>
       present ? result.assertFileContent(file, text) : result.assertNoFileContent(file, text);
-    wire(features.database, 'src/app.ts', 'await app.register(database, { connectionString: config.DATABASE_URL });');
+    wire(features.database, 'src/app.ts', 'await app.register(database, { connectionString: config.DATABASE_URL, caFile: config.DATABASE_CA_FILE });');
     wire(features.database, 'src/config.ts', "required: ['PORT', 'HOST', 'LOG_LEVEL', 'SERVICE_NAME', 'DATABASE_URL']");
     wire(features.database, 'docker-compose.yml', /^ {2}postgres:$/m);
     wire(features.messageQueue, 'docker-compose.yml', /^ {2}nats:$/m);

@@ -20,6 +20,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/routes/health.ts.ejs'),
   templateFile('test/app.test.ts.ejs'),
   templateFile('test/config.test.ts.ejs'),
+  templateFile('test/database.test.ts.ejs', { when: 'database' }),
 ];
 
 /** The npm packages these files import or run, one line each; ranges in lib/dependency-versions/package.json. */

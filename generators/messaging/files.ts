@@ -5,6 +5,7 @@ import { templateFile, type TemplateFile } from '../../lib/template-files.js';
 export const files: readonly TemplateFile[] = [
   templateFile('src/messaging/nats-client.ts.ejs'),
   templateFile('src/messaging/config.ts.ejs'),
+  templateFile('src/messaging/connection-options.ts.ejs'),
   templateFile('src/messaging/errors.ts.ejs'),
   templateFile('src/messaging/events.ts.ejs'),
   templateFile('src/messaging/validation.ts.ejs'),
@@ -19,6 +20,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/handlers/built-in-handlers.log.ts.ejs', { as: 'src/handlers/built-in-handlers.ts', when: 'noDatabase' }),
   templateFile('src/services/tenant.service.ts.ejs', { when: 'database' }),
   templateFile('src/services/user-projection.ts.ejs', { when: 'database' }),
+  templateFile('test/connection-options.test.ts.ejs'),
   templateFile('test/integration/harness.ts.ejs'),
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
