@@ -13,6 +13,10 @@ export const messagingFiles: readonly TemplateFile[] = [
   file('src/messaging/validation.ts.ejs', 'src/messaging/validation.ts'),
   file('src/messaging/backoff.ts.ejs', 'src/messaging/backoff.ts'),
   file('src/messaging/streams.ts.ejs', 'src/messaging/streams.ts'),
+  file('src/messaging/dead-letters.ts.ejs', 'src/messaging/dead-letters.ts'),
+  file('src/tools/dlq.ts.ejs', 'src/tools/dlq.ts'),
+  file('src/tools/dlq-arguments.ts.ejs', 'src/tools/dlq-arguments.ts'),
+  file('src/tools/dlq-output.ts.ejs', 'src/tools/dlq-output.ts'),
   file('src/types/events.ts.ejs', 'src/types/events.ts'),
   file('src/plugins/nats-publisher.ts.ejs', 'src/plugins/nats-publisher.ts'),
   file('src/plugins/nats-subscriber.ts.ejs', 'src/plugins/nats-subscriber.ts'),
@@ -21,6 +25,8 @@ export const messagingFiles: readonly TemplateFile[] = [
   file('src/services/tenant.service.ts.ejs', 'src/services/tenant.service.ts', 'database'),
   file('test/integration/harness.ts.ejs', 'test/integration/harness.ts'),
   file('test/integration/nats-events.test.ts.ejs', 'test/integration/nats-events.test.ts'),
+  file('test/integration/dlq-tool.test.ts.ejs', 'test/integration/dlq-tool.test.ts'),
+  file('test/integration/dlq-replay-order.test.ts.ejs', 'test/integration/dlq-replay-order.test.ts', 'database'),
   file('docs/EVENTS.md.ejs', 'docs/EVENTS.md'),
 ];
 
@@ -49,8 +55,15 @@ export const messagingDevDependencies: DependencyGroups = {
     jest: '^30.0.0',
     'ts-jest': '^29.4.0',
     '@types/jest': '^30.0.0',
+    // runs the dead-letter tool (npm run dlq) from its TypeScript source, without a build
+    tsx: '^4.19.0',
   },
   database: {
     '@types/pg': '^8.11.0',
   },
+};
+
+/** npm scripts the files above need; a script the service already has under the same name is left alone. */
+export const messagingScripts: Readonly<Record<string, string>> = {
+  dlq: 'tsx src/tools/dlq.ts',
 };
