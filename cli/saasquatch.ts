@@ -9,6 +9,7 @@ import { addEnvironmentOptions, prepareGeneratorCommand } from 'yeoman-environme
 const GENERATORS = {
   app: 'a new Fastify 5 + TypeScript service in ./<service-name>',
   messaging: 'the NATS JetStream event system, added to the service in the current folder',
+  event: 'a typed event (schema, handler, docs, tests) added to the service in the current folder',
 } as const;
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,10 +25,24 @@ export function conflictingFlag(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
+const EVENT_USAGE = 'saasquatch event <type> --field <name:type> [--field …]';
+
+/** What `saasquatch event` would have to ask for, or `undefined` when the command line gives it all. */
+export function eventAnswersMissing(args: readonly string[]): string | undefined {
+  const positional = args.filter((arg, index) => !arg.startsWith('-') && !args[index - 1]?.startsWith('--field'));
+  if (positional.length === 0) return 'the event type';
+  if (!args.some((arg) => arg === '--field' || arg.startsWith('--field='))) return 'its fields';
+  return undefined;
+}
+
 async function main(argv: string[]): Promise<void> {
   const conflict = conflictingFlag(argv.slice(2));
   if (conflict) throw new Error(conflict);
-  const generatorName = argv[2] === 'messaging' ? 'messaging' : 'app';
+  const generatorName = argv[2] === 'messaging' || argv[2] === 'event' ? argv[2] : 'app';
+  if (generatorName === 'event' && !process.stdin.isTTY) {
+    const missing = eventAnswersMissing(argv.slice(3));
+    if (missing) throw new Error(`no terminal to ask for ${missing}: ${EVENT_USAGE}`);
+  }
   if (generatorName === 'app' && !process.stdin.isTTY && !argv.includes('--defaults')) {
     // Nobody can answer a prompt: take the defaults for whatever the options leave open.
     argv = [...argv, '--defaults'];
@@ -38,7 +53,7 @@ async function main(argv: string[]): Promise<void> {
     .version(packageJson.version)
     .showHelpAfterError()
     .enablePositionalOptions()
-    .addHelpText('after', '\nWithout a command, app runs. `saasquatch app --help` and `saasquatch messaging --help` list their options.');
+    .addHelpText('after', '\nWithout a command, app runs. `saasquatch <command> --help` lists the options of each.');
 
   for (const [name, description] of Object.entries(GENERATORS)) {
     // A YeomanCommand: it turns the generator's options into flags, with a --no-<flag> for each boolean.
