@@ -35,6 +35,26 @@ describe('saasquatch CLI', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/app \[options\]/);
     expect(stdout).toMatch(/messaging \[options\]/);
+    expect(stdout).toMatch(/event \[options\] \[name\]/);
+  });
+
+  it('lists the event generator\'s field option in event --help', () => {
+    const { code, stdout } = saasquatch(emptyFolder(), 'event', '--help');
+    expect(code).toBe(0);
+    expect(stdout).toContain('--field <value...>');
+    expect(stdout).toMatch(/types: string, integer, number, boolean, uuid, email,\s+date-time/);
+  });
+
+  it.each([
+    ['no event type', ['event', '--field', 'total:number'], /^saasquatch: no terminal to ask for the event type: saasquatch event <type> --field/],
+    ['no field', ['event', 'order.placed'], /^saasquatch: no terminal to ask for its fields: /],
+    ['no service', ['event', 'order.placed', '--field', 'total:number'], /^saasquatch: No package\.json in /],
+  ])('refuses event headless with %s: one line, exit code 1, no file', (_why, args, message) => {
+    const folder = emptyFolder();
+    const { code, stderr } = saasquatch(folder, ...args, '--skip-install');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(new RegExp(message.source, 'm'));
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it('generates a service headless, taking defaults for what no option gives', () => {

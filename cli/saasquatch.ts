@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
   const conflict = conflictingFlag(argv.slice(2));
   if (conflict) throw new Error(conflict);
   const generatorName = argv[2] === 'messaging' || argv[2] === 'event' ? argv[2] : 'app';
-  if (generatorName === 'event' && !process.stdin.isTTY) {
+  if (generatorName === 'event' && !process.stdin.isTTY && !argv.includes('--help') && !argv.includes('-h')) {
     const missing = eventAnswersMissing(argv.slice(3));
     if (missing) throw new Error(`no terminal to ask for ${missing}: ${EVENT_USAGE}`);
   }
