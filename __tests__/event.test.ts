@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import helpers from 'yeoman-test';
 import { describe, expect, it } from 'vitest';
 import { parseField } from '../generators/event/definition.js';
+import { callAfterSubscriber, insertBlockBefore } from '../generators/event/edits.js';
 import { EVENT_GENERATOR, MESSAGING_GENERATOR, keptFolder, readTree, runApp, runEvent } from './support/generators.js';
 
 const COMPOSER = fileURLToPath(new URL('./fixtures/generator-composer/index.js', import.meta.url));
@@ -136,5 +137,31 @@ describe('saasquatch:event composed by another generator', () => {
       .withOptions({ by, compose: 'event' } as Record<string, unknown>);
     result.assertFile(['src/handlers/order-placed.handler.ts', 'test/integration/events/order-placed.test.ts']);
     result.assertJsonFileContent('.yo-rc.json', { 'generator-saasquatch': { events: { 'order.placed': ['orderId:uuid', 'total:number'] } } });
+  });
+});
+
+describe('edits of the service\'s files', () => {
+  it('inserts a block before the needle\'s line, keeping the block\'s own indentation', () => {
+    const content = 'const x = {\n  a: 1,\n  // needle\n};\n';
+    expect(insertBlockBefore(content, '// needle', '  b: {\n    c: 2,\n  },')).toBe('const x = {\n  a: 1,\n  b: {\n    c: 2,\n  },\n  // needle\n};\n');
+  });
+
+  it('inserts before the first of two needles, at the start of a file, and not at all without one', () => {
+    expect(insertBlockBefore('// n\n// n\n', '// n', 'x\n')).toBe('x\n// n\n// n\n');
+    expect(insertBlockBefore('no needle here', '// n', 'x')).toBeUndefined();
+  });
+
+  it.each([
+    ['the generated app', '  await app.register(natsSubscriber);\n  // rest\n', '  await app.register(natsSubscriber);\n  registerEventHandlers(app);\n  // rest\n'],
+    ['another instance name, tabs and a comment', '\tawait server.register(natsSubscriber); // events\n', '\tawait server.register(natsSubscriber); // events\n\tregisterEventHandlers(server);\n'],
+    ['plugin options', 'await app.register(natsSubscriber, { x: 1 });', 'await app.register(natsSubscriber, { x: 1 });\nregisterEventHandlers(app);'],
+  ])('calls the registry after the subscriber in %s', (_case, app, expected) => {
+    expect(callAfterSubscriber(app, 'registerEventHandlers')).toBe(expected);
+  });
+
+  it('leaves an app that calls the registry already, and finds nothing in one without the subscriber', () => {
+    const app = 'await app.register(natsSubscriber);\nregisterEventHandlers(app);\n';
+    expect(callAfterSubscriber(app, 'registerEventHandlers')).toBe(app);
+    expect(callAfterSubscriber('await app.register(natsSubscriberPlugin);', 'registerEventHandlers')).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import {
   parseFields,
   type EventDefinition,
 } from './definition.js';
+import { callAfterSubscriber, insertBlockBefore } from './edits.js';
 import { dataLiteral, docsSection, eventMapEntry, eventNames, invalidDataLiteral, schemaEntry, type EventNames } from './render.js';
 
 export type EventOptions = BaseOptions & {
@@ -26,14 +27,6 @@ const EVENT_MAP_NEEDLE = '// saasquatch:event-map';
 const HANDLERS_NEEDLE = '// saasquatch:register-handlers';
 const DOCS_NEEDLE = '<!-- saasquatch:event-docs';
 const REGISTRY_IMPORT = "import { registerEventHandlers } from './handlers/event-handlers';";
-const SUBSCRIBER_REGISTRATION = /^(\s*)await (\w+)\.register\(natsSubscriber\);[^\n]*$/m;
-
-/** Inserts `block` on the lines before the one holding `needle`, as it is (the block carries its own indentation). */
-function insertBlockBefore(content: string, needle: string, block: string): string {
-  const at = content.indexOf(needle);
-  const lineStart = content.lastIndexOf('\n', at) + 1;
-  return `${content.slice(0, lineStart)}${block.endsWith('\n') ? block : `${block}\n`}${content.slice(lineStart)}`;
-}
 
 export default class EventGenerator extends Generator<ServiceConfig & { events?: SavedEvents }, EventOptions> {
   private definition!: EventDefinition;
@@ -123,6 +116,11 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
       throw new UsageError(`${EVENTS_FILE} has no "${SCHEMAS_NEEDLE}" line inside EventSchemas: add it as the object's last line, then run again.`);
     }
 
+    const registry = this.destinationPath(REGISTRY_FILE);
+    if (this.fs.exists(registry) && !this.fs.read(registry)!.includes(HANDLERS_NEEDLE)) {
+      throw new UsageError(`${REGISTRY_FILE} has no "${HANDLERS_NEEDLE}" line: add it as the last line of registerEventHandlers, then run again.`);
+    }
+
     this.#writeTypes(events);
     this.#writeHandler();
     this.#writeDocs();
@@ -167,8 +165,8 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
 
   /** The schema; the TypeScript type too where events.ts still writes its types beside the schemas. */
   #writeTypes(events: string): void {
-    let updated = insertBlockBefore(events, SCHEMAS_NEEDLE, schemaEntry(this.definition));
-    if (updated.includes(EVENT_MAP_NEEDLE)) updated = insertBlockBefore(updated, EVENT_MAP_NEEDLE, eventMapEntry(this.definition));
+    let updated = insertBlockBefore(events, SCHEMAS_NEEDLE, schemaEntry(this.definition))!;
+    updated = insertBlockBefore(updated, EVENT_MAP_NEEDLE, eventMapEntry(this.definition)) ?? updated;
     this.#edit(EVENTS_FILE, () => updated);
   }
 
@@ -185,7 +183,7 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
     }
     this.#edit(REGISTRY_FILE, (content) =>
       addImports(
-        insertBlockBefore(content, HANDLERS_NEEDLE, `  fastify.registerHandler('${type}', ${handler});`),
+        insertBlockBefore(content, HANDLERS_NEEDLE, `  fastify.registerHandler('${type}', ${handler});`) ?? content,
         [`import { ${handler} } from '${handlerModule}';`],
       ),
     );
@@ -193,22 +191,17 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
 
   /** src/app.ts calls registerEventHandlers right after it registers the subscriber. */
   #registerRegistry(): void {
-    const app = this.fs.read(this.destinationPath('src/app.ts')) ?? '';
-    if (app.includes('registerEventHandlers(')) return;
-    const match = SUBSCRIBER_REGISTRATION.exec(app);
-    if (!match) {
+    const registered = callAfterSubscriber(this.fs.read(this.destinationPath('src/app.ts')) ?? '', 'registerEventHandlers');
+    if (registered === undefined) {
       this.manualLines = [REGISTRY_IMPORT, 'registerEventHandlers(app);'];
       return;
     }
-    const [line, indent, instance] = match;
-    const end = match.index + line.length;
-    const registered = `${app.slice(0, end)}\n${indent!.replace(/^\n+/, '')}registerEventHandlers(${instance});${app.slice(end)}`;
     this.#edit('src/app.ts', () => addImports(registered, [REGISTRY_IMPORT]));
   }
 
   #writeDocs(): void {
     const docs = this.destinationPath(DOCS_FILE);
     if (!this.fs.exists(docs) || !this.fs.read(docs)!.includes(DOCS_NEEDLE)) return;
-    this.#edit(DOCS_FILE, (content) => insertBlockBefore(content, DOCS_NEEDLE, `${docsSection(this.definition, this.names)}\n`));
+    this.#edit(DOCS_FILE, (content) => insertBlockBefore(content, DOCS_NEEDLE, `${docsSection(this.definition, this.names)}\n`) ?? content);
   }
 }
