@@ -96,10 +96,11 @@ describe('yo saasquatch (the real yo, as a non-root user)', () => {
     expect(lstatSync(join(prefix, 'lib', 'node_modules', 'generator-saasquatch')).isSymbolicLink()).toBe(true);
   }, 300_000);
 
-  it('lists saasquatch and its messaging sub-generator in yo --generators', async () => {
+  it('lists saasquatch and its messaging and event sub-generators in yo --generators', async () => {
     const result = assertSucceeded('yo --generators', await asUser(process.execPath, [yo, '--generators'], folderOfUser('list')));
     expect(result.stdout).toMatch(/^\s+saasquatch\s*$/m);
     expect(result.stdout).toMatch(/^\s+messaging\s*$/m);
+    expect(result.stdout).toMatch(/^\s+event\s*$/m);
   }, 120_000);
 
   it('generates a service with yo saasquatch, headless, owned by the user', async () => {
