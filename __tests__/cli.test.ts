@@ -41,7 +41,8 @@ describe('saasquatch CLI', () => {
     const { code, stdout } = await saasquatch(emptyFolder(), '--help');
     expect(code).toBe(0);
     const overview = stdout.slice(stdout.indexOf('Commands and their options:'));
-    const [app, messaging] = overview.split(/^ {2}messaging /m);
+    const [app, rest] = overview.split(/^ {2}messaging /m);
+    const [messaging, event] = rest!.split(/^ {2}event /m);
     expect(app).toMatch(/^ {2}app \(default\) +A new Fastify 5 \+ TypeScript service/m);
     for (const option of ['--service-name <value>', '--database', '--message-queue', '--defaults', '--here', '--skip-install', '--force']) {
       expect(app).toMatch(new RegExp(`^ {4}${option.replace(/[+<>]/g, '\\$&')} +\\S`, 'm'));
@@ -49,6 +50,27 @@ describe('saasquatch CLI', () => {
     expect(messaging).toMatch(/^ +Adds the NATS JetStream event system/);
     for (const option of ['--service-name <value>', '--database', '--skip-install', '--force']) expect(messaging).toContain(`    ${option}`);
     expect(messaging).not.toContain('--message-queue');
+    expect(event).toMatch(/^ +Adds a typed event/);
+    expect(event).toContain('    --field');
+  });
+
+  it('lists the event generator\'s field option in event --help', async () => {
+    const { code, stdout } = await saasquatch(emptyFolder(), 'event', '--help');
+    expect(code).toBe(0);
+    expect(stdout).toContain('--field <value...>');
+    expect(stdout).toMatch(/types: string, integer, number, boolean, uuid, email,\s+date-time/);
+  });
+
+  it.each([
+    ['no event type', ['event', '--field', 'total:number'], /^saasquatch: no terminal to ask for the event type: saasquatch event <type> --field/],
+    ['no field', ['event', 'order.placed'], /^saasquatch: no terminal to ask for its fields: /],
+    ['no service', ['event', 'order.placed', '--field', 'total:number'], /^saasquatch: No package\.json in /],
+  ])('refuses event headless with %s: one line, exit code 1, no file', async (_why, args, message) => {
+    const folder = emptyFolder();
+    const { code, stderr } = await saasquatch(folder, ...args, '--skip-install');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(new RegExp(message.source, 'm'));
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it('generates a service headless, taking defaults for what no option gives', async () => {

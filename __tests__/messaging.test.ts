@@ -158,6 +158,19 @@ describe('saasquatch:messaging on an existing service without .yo-rc.json', () =
     });
   });
 
+  it('adds the dlq script and tsx, which runs it without a build, and keeps a dlq script the service has', async () => {
+    const added = await foreignService(FOREIGN_APP);
+    added.assertFile(['src/tools/dlq.ts', 'src/messaging/dead-letters.ts', 'test/integration/dlq-tool.test.ts']);
+    added.assertJsonFileContent('package.json', {
+      scripts: { dlq: 'tsx src/tools/dlq.ts' },
+      devDependencies: { tsx: /^\^4/ as unknown as string },
+    });
+
+    const own = JSON.stringify({ ...JSON.parse(FOREIGN_PACKAGE), scripts: { dlq: 'node scripts/our-dlq.js' } });
+    const kept = await runMessaging().withFiles({ 'package.json': own, 'src/app.ts': FOREIGN_APP }).commitFiles();
+    kept.assertJsonFileContent('package.json', { scripts: { dlq: 'node scripts/our-dlq.js' } });
+  });
+
   it('registers readiness, database, publisher and subscriber on the instance it builds, before it is returned', async () => {
     const result = await foreignService(FOREIGN_APP);
     result.assertFileContent(

@@ -8,7 +8,7 @@ import { Command, type Option } from 'commander';
 import { addEnvironmentOptions, createEnv } from 'yeoman-environment';
 import { HeadlessAdapter } from './headless-adapter.js';
 
-const GENERATORS = ['app', 'messaging'] as const;
+const GENERATORS = ['app', 'messaging', 'event'] as const;
 type YeomanCommand = ReturnType<typeof addEnvironmentOptions>;
 /** Yeoman's own options worth a line in the overview; `saasquatch <command> --help` lists the rest. */
 const ENVIRONMENT_OPTIONS_SHOWN = ['--skip-install', '--force'];
@@ -59,11 +59,25 @@ function commandsAndOptions(program: Command, generatorOptions: Map<string, Set<
   return `\nCommands and their options:\n${rows.map(([term, text]) => `  ${term.padEnd(width)}  ${text}`).join('\n')}\n`;
 }
 
+const EVENT_USAGE = 'saasquatch event <type> --field <name:type> [--field …]';
+
+/** What `saasquatch event` would have to ask for, or `undefined` when the command line gives it all. */
+export function eventAnswersMissing(args: readonly string[]): string | undefined {
+  const positional = args.filter((arg, index) => !arg.startsWith('-') && !args[index - 1]?.startsWith('--field'));
+  if (positional.length === 0) return 'the event type';
+  if (!args.some((arg) => arg === '--field' || arg.startsWith('--field='))) return 'its fields';
+  return undefined;
+}
+
 async function main(argv: string[]): Promise<void> {
   const conflict = conflictingFlag(argv.slice(2));
   if (conflict) throw new Error(conflict);
   const headless = !process.stdin.isTTY;
-  const generatorName = argv[2] === 'messaging' ? 'messaging' : 'app';
+  const generatorName = argv[2] === 'messaging' || argv[2] === 'event' ? argv[2] : 'app';
+  if (generatorName === 'event' && headless && !argv.includes('--help') && !argv.includes('-h')) {
+    const missing = eventAnswersMissing(argv.slice(3));
+    if (missing) throw new Error(`no terminal to ask for ${missing}: ${EVENT_USAGE}`);
+  }
   if (generatorName === 'app' && headless && !argv.includes('--defaults')) {
     // Nobody can answer a prompt: take the defaults for whatever the options leave open.
     argv = [...argv, '--defaults'];

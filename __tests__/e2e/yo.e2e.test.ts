@@ -102,16 +102,17 @@ describe('yo saasquatch (the real yo, as a non-root user)', () => {
     const ours = listed.slice(listed.search(/^ {2}saasquatch\s*$/m)).split('\n').slice(1);
     const end = ours.findIndex((line) => !/^ {4}\S/.test(line));
     const subGenerators = (end === -1 ? ours : ours.slice(0, end)).map((line) => line.trim());
-    expect(subGenerators).toEqual(['messaging']);
+    expect(subGenerators.sort()).toEqual(['event', 'messaging']);
   }, 120_000);
 
   it.each([
-    ['saasquatch', 'A new Fastify 5 + TypeScript service'],
-    ['saasquatch:messaging', 'Adds the NATS JetStream event system'],
-  ])('shows the description of %s in its --help', async (namespace, description) => {
+    ['saasquatch', 'A new Fastify 5 + TypeScript service', '--service-name'],
+    ['saasquatch:messaging', 'Adds the NATS JetStream event system', '--service-name'],
+    ['saasquatch:event', 'Adds a typed event', '--field'],
+  ])('shows the description of %s in its --help', async (namespace, description, option) => {
     const result = assertSucceeded(`yo ${namespace} --help`, await asUser(process.execPath, [yo, namespace, '--help'], folderOfUser('help')));
     expect(`${result.stdout}${result.stderr}`).toContain(description);
-    expect(`${result.stdout}${result.stderr}`).toContain('--service-name');
+    expect(`${result.stdout}${result.stderr}`).toContain(option);
   }, 120_000);
 
   it('generates a service with yo saasquatch, headless, owned by the user', async () => {

@@ -5,11 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import helpers from 'yeoman-test';
 import type AppGenerator from '../../generators/app/index.js';
+import type EventGenerator from '../../generators/event/index.js';
 import type MessagingGenerator from '../../generators/messaging/index.js';
 
 /** The compiled generators, as `yo` and the CLI load them. */
 export const APP_GENERATOR = fileURLToPath(new URL('../../dist/generators/app/index.js', import.meta.url));
 export const MESSAGING_GENERATOR = fileURLToPath(new URL('../../dist/generators/messaging/index.js', import.meta.url));
+export const EVENT_GENERATOR = fileURLToPath(new URL('../../dist/generators/event/index.js', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/cli/saasquatch.js', import.meta.url));
 
 /** Every file below `folder` (relative path → content), to compare a folder before and after a run. */
@@ -46,6 +48,7 @@ export function reviewedFiles(folder: string): Record<string, unknown> {
 /** yeoman-test runs typed by the generator, so that options are checked against the generator's own. */
 export const runApp = () => helpers.run<AppGenerator>(APP_GENERATOR);
 export const runMessaging = () => helpers.run<MessagingGenerator>(MESSAGING_GENERATOR);
+export const runEvent = () => helpers.run<EventGenerator>(EVENT_GENERATOR);
 
 const keptFolders: string[] = [];
 afterAll(() => {

@@ -13,6 +13,10 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/messaging/streams.ts.ejs'),
   templateFile('src/messaging/consuming.ts.ejs'),
   templateFile('src/messaging/dead-letters.ts.ejs'),
+  templateFile('src/messaging/dead-letter-queue.ts.ejs'),
+  templateFile('src/tools/dlq.ts.ejs'),
+  templateFile('src/tools/dlq-arguments.ts.ejs'),
+  templateFile('src/tools/dlq-output.ts.ejs'),
   templateFile('src/types/events.ts.ejs'),
   templateFile('src/plugins/nats-publisher.ts.ejs'),
   templateFile('src/plugins/nats-subscriber.ts.ejs'),
@@ -24,6 +28,8 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/integration/harness.ts.ejs'),
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
+  templateFile('test/integration/dlq-tool.test.ts.ejs'),
+  templateFile('test/integration/dlq-replay-order.test.ts.ejs', { when: 'database' }),
   templateFile('test/integration/projection.test.ts.ejs', { when: 'database' }),
   templateFile('docs/EVENTS.md.ejs'),
 ];
@@ -46,10 +52,16 @@ export const packages: PackagesByFeature = {
     'jest',
     'ts-jest',
     '@types/jest',
+    'tsx', // runs the dead-letter tool (npm run dlq) from its TypeScript source, without a build
   ],
   database: [
     '@fastify/postgres',
     'pg',
     '@types/pg',
   ],
+};
+
+/** npm scripts the files above need; a script the service already has under the same name is left alone. */
+export const scripts: Readonly<Record<string, string>> = {
+  dlq: 'tsx src/tools/dlq.ts',
 };

@@ -10,7 +10,7 @@ import { appendOnce, insertBeforeNeedle, insertInBlock } from '../../lib/edits/t
 import { UsageError, assertServiceName, readOption, type ServiceConfig } from '../../lib/service-config.js';
 import { filesFor } from '../../lib/template-files.js';
 import { databasePlugin, readinessPlugin } from '../app/files.js';
-import { files, packages } from './files.js';
+import { files, packages, scripts as scriptsToAdd } from './files.js';
 
 /** What `yo --help`, `yo saasquatch:messaging --help` and `saasquatch --help` say this generator does. */
 export const description = 'Adds the NATS JetStream event system to the service in the current folder';
@@ -22,6 +22,7 @@ export type MessagingOptions = BaseOptions & {
 
 interface PackageJson {
   name?: string;
+  scripts?: Record<string, string>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
 }
@@ -157,7 +158,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     this.log(`\n(register them after the instance is created, before it listens; ${REGISTER_NEEDLE} marks the spot for next time)`);
   }
 
-  /** Adds what the new files import, leaving any version the service already pins. */
+  /** Adds what the new files import and the scripts that run them, leaving any version or script the service already has. */
   #addMessagingDependencies(): void {
     const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
     const present = { ...pkg.dependencies, ...pkg.devDependencies };
@@ -166,9 +167,10 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
       Object.fromEntries(Object.entries(section).filter(([name]) => !(name in present)));
     const dependencies = missing(needed.dependencies);
     const devDependencies = missing(needed.devDependencies);
-    if (Object.keys(dependencies).length + Object.keys(devDependencies).length === 0) return;
+    const scripts = Object.fromEntries(Object.entries(scriptsToAdd).filter(([name]) => !(name in (pkg.scripts ?? {}))));
+    if (Object.keys(dependencies).length + Object.keys(devDependencies).length + Object.keys(scripts).length === 0) return;
     const packageJson = this.destinationPath('package.json');
-    editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { dependencies, devDependencies }));
+    editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { scripts, dependencies, devDependencies }));
   }
 
   /**
