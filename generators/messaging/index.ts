@@ -16,7 +16,7 @@ import {
   type DependencyGroups,
   type ServiceConfig,
 } from '../support/index.js';
-import { messagingDependencies, messagingDevDependencies, messagingFiles } from './manifest.js';
+import { messagingDependencies, messagingDevDependencies, messagingFiles, messagingScripts } from './manifest.js';
 
 export type MessagingOptions = BaseOptions & {
   serviceName?: string;
@@ -25,6 +25,7 @@ export type MessagingOptions = BaseOptions & {
 
 interface PackageJson {
   name?: string;
+  scripts?: Record<string, string>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
 }
@@ -135,7 +136,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     this.log(`\n(register them after the instance is created, before it listens; ${REGISTER_NEEDLE} marks the spot for next time)`);
   }
 
-  /** Adds what the new files import, leaving any version the service already pins. */
+  /** Adds what the new files import and the scripts they need, leaving any version or script the service already has. */
   #addMessagingDependencies(): void {
     const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
     const present = { ...pkg.dependencies, ...pkg.devDependencies };
@@ -143,9 +144,10 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
       Object.fromEntries(Object.entries(dependenciesFor(groups, this.service)).filter(([name]) => !(name in present)));
     const dependencies = missing(messagingDependencies);
     const devDependencies = missing(messagingDevDependencies);
-    if (Object.keys(dependencies).length + Object.keys(devDependencies).length === 0) return;
+    const scripts = Object.fromEntries(Object.entries(messagingScripts).filter(([name]) => !(name in (pkg.scripts ?? {}))));
+    if ([dependencies, devDependencies, scripts].every((added) => Object.keys(added).length === 0)) return;
     const packageJson = this.destinationPath('package.json');
-    editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { dependencies, devDependencies }));
+    editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { scripts, dependencies, devDependencies }));
   }
 
   /**

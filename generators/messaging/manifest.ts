@@ -13,6 +13,7 @@ export const messagingFiles: readonly TemplateFile[] = [
   file('src/messaging/validation.ts.ejs', 'src/messaging/validation.ts'),
   file('src/messaging/backoff.ts.ejs', 'src/messaging/backoff.ts'),
   file('src/messaging/streams.ts.ejs', 'src/messaging/streams.ts'),
+  file('src/messaging/asyncapi.ts.ejs', 'src/messaging/asyncapi.ts'),
   file('src/types/events.ts.ejs', 'src/types/events.ts'),
   file('src/plugins/nats-publisher.ts.ejs', 'src/plugins/nats-publisher.ts'),
   file('src/plugins/nats-subscriber.ts.ejs', 'src/plugins/nats-subscriber.ts'),
@@ -21,8 +22,15 @@ export const messagingFiles: readonly TemplateFile[] = [
   file('src/services/tenant.service.ts.ejs', 'src/services/tenant.service.ts', 'database'),
   file('test/integration/harness.ts.ejs', 'test/integration/harness.ts'),
   file('test/integration/nats-events.test.ts.ejs', 'test/integration/nats-events.test.ts'),
+  file('test/event-contract.test.ts.ejs', 'test/event-contract.test.ts'),
   file('docs/EVENTS.md.ejs', 'docs/EVENTS.md'),
+  file('docs/asyncapi.yaml.ejs', 'docs/asyncapi.yaml'),
 ];
+
+/** npm scripts the files above need: `asyncapi` writes docs/asyncapi.yaml from EventSchemas. */
+export const messagingScripts: Readonly<Record<string, string>> = {
+  asyncapi: 'tsx src/messaging/asyncapi.ts',
+};
 
 /** Runtime dependencies the files above import. */
 export const messagingDependencies: DependencyGroups = {
@@ -33,6 +41,7 @@ export const messagingDependencies: DependencyGroups = {
     'env-schema': '^8.0.0',
     fastify: '^5.6.0',
     'fastify-plugin': '^6.0.0',
+    yaml: '^2.8.0',
   },
   database: {
     '@fastify/postgres': '^6.0.0',
@@ -46,6 +55,11 @@ export const messagingDevDependencies: DependencyGroups = {
     testcontainers: '^11.0.0',
     typescript: '~5.9.3',
     '@types/node': '^20.17.0',
+    'json-schema-to-ts': '^3.1.1',
+    '@asyncapi/parser': '^3.6.0',
+    // The independent implementation the event ids are checked against (11.x: the last with CommonJS, which jest needs).
+    uuid: '^11.1.1',
+    tsx: '^4.19.0',
     jest: '^30.0.0',
     'ts-jest': '^29.4.0',
     '@types/jest': '^30.0.0',
