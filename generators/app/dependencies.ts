@@ -17,7 +17,7 @@ export const baseDependencies = {
 export const baseDevDependencies = {
   always: {
     typescript: '~5.9.3',
-    '@types/node': '^20.17.0',
+    '@types/node': '^22.10.0',
     jest: '^30.0.0',
     'ts-jest': '^29.4.0',
     '@types/jest': '^30.0.0',

@@ -52,9 +52,10 @@ export const messagingDependencies: DependencyGroups = {
 /** Development dependencies of the integration tests. */
 export const messagingDevDependencies: DependencyGroups = {
   always: {
-    testcontainers: '^11.0.0',
+    testcontainers: '^12.2.0',
+    '@testcontainers/nats': '^12.1.0',
     typescript: '~5.9.3',
-    '@types/node': '^20.17.0',
+    '@types/node': '^22.10.0',
     'json-schema-to-ts': '^3.1.1',
     '@asyncapi/parser': '^3.6.0',
     // The independent implementation the event ids are checked against (11.x: the last with CommonJS, which jest needs).
@@ -65,6 +66,7 @@ export const messagingDevDependencies: DependencyGroups = {
     '@types/jest': '^30.0.0',
   },
   database: {
+    '@testcontainers/postgresql': '^12.2.0',
     '@types/pg': '^8.11.0',
   },
 };
