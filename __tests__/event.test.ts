@@ -21,11 +21,7 @@ describe('saasquatch:event with a name and fields', () => {
     const result = await runEvent().cd(await service()).withArguments(['order.placed']).withOptions({ field: ORDER_FIELDS });
     result.assertFileContent(
       'src/types/events.ts',
-      /'order\.placed': envelope\(\n {4}'order\.placed',\n {4}object\(\n {6}\{\n {8}tenantId,\n {8}orderId: \{ type: 'string', format: 'uuid' \},\n {8}total: \{ type: 'number' \},\n {8}note: \{ type: 'string' \},\n {6}\},\n {6}\['tenantId', 'orderId', 'total'\],\n {4}\),\n {2}\),\n {2}\/\/ saasquatch:event-schemas/,
-    );
-    result.assertFileContent(
-      'src/types/events.ts',
-      "  'order.placed': BaseEvent<'order.placed', { tenantId: string; orderId: string; total: number; note?: string }>;\n  // saasquatch:event-map",
+      /'order\.placed': eventSchema\(\n {4}'order\.placed',\n {4}\{\n {6}tenantId,\n {6}orderId: \{ type: 'string', format: 'uuid' \},\n {6}total: \{ type: 'number' \},\n {6}note: \{ type: 'string' \},\n {4}\},\n {4}\['tenantId', 'orderId', 'total'\],\n {2}\),\n {2}\/\/ saasquatch:event-schemas/,
     );
     result.assertFileContent('src/handlers/order-placed.handler.ts', "export const handleOrderPlaced: EventHandler<'order.placed'> = async (event, context) => {");
     result.assertFileContent('src/handlers/event-handlers.ts', "import { handleOrderPlaced } from './order-placed.handler';");

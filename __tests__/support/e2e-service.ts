@@ -2,10 +2,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CLOSED_DATABASE_URL,
+  SERVICE_NODE_MAJOR,
+  assertSucceeded,
   eventsEnv,
   natsStreams,
   npmInstall,
   npmRun,
+  run,
   runServiceTests,
   withServer,
   type HttpAnswer,
@@ -74,6 +77,10 @@ export function describeService(
 
     beforeAll(async () => {
       service = await timed('generate', prepare);
+      // npm and every script of the service find this `node` first on PATH.
+      const node = assertSucceeded('node --version', await run('node', ['--version'], { cwd: service })).stdout.trim();
+      console.log(`[e2e] ${label}: runs on Node ${node}`);
+      expect(node).toMatch(new RegExp(`^v${SERVICE_NODE_MAJOR}\\.`));
       await timed('npm install', () => npmInstall(service));
     }, 600_000);
 

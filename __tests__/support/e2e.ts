@@ -2,12 +2,12 @@
 // run their own scripts against the real NATS and PostgreSQL, and start the built server.
 // Every failure carries the output of what failed, so that a CI log shows why.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 
 /** The package's own CLI, as built by the global setup. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/saasquatch.js', import.meta.url));
@@ -52,6 +52,58 @@ export function tempFolder(prefix = 'saasquatch-e2e-'): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// The Node.js the generated services run on.
+
+/**
+ * Generated services declare and are tested on this Node.js LTS (SPEC 2), whatever Node runs the generator.
+ * The npm registry's `node-<platform>-<arch>` package ships its binary: it is installed once per machine into
+ * the system's temporary folder and reused by every test file and run.
+ */
+export const SERVICE_NODE_MAJOR = 22;
+const SERVICE_NODE_PACKAGE = `node-${process.platform}-${process.arch}`;
+const SERVICE_NODE_CACHE = join(tmpdir(), `saasquatch-e2e-node-${SERVICE_NODE_MAJOR}`);
+
+let serviceNodeBin: string | undefined;
+
+/** The folder holding the service's `node`; npm, tsc and jest (`#!/usr/bin/env node`) run on it when first on PATH. */
+async function installServiceNode(): Promise<string> {
+  if (Number(process.versions.node.split('.')[0]) === SERVICE_NODE_MAJOR) return join(process.execPath, '..');
+  const bin = (root: string) => join(root, 'node_modules', SERVICE_NODE_PACKAGE, 'bin');
+  if (existsSync(join(bin(SERVICE_NODE_CACHE), 'node'))) return bin(SERVICE_NODE_CACHE);
+  // Test files start in parallel: each installs into a folder of its own and the first rename wins.
+  const staging = mkdtempSync(`${SERVICE_NODE_CACHE}-`);
+  const start = Date.now();
+  try {
+    writeFileSync(join(staging, 'package.json'), '{"private":true}\n');
+    assertSucceeded(
+      `npm install ${SERVICE_NODE_PACKAGE}@${SERVICE_NODE_MAJOR}`,
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `${SERVICE_NODE_PACKAGE}@${SERVICE_NODE_MAJOR}`], {
+        cwd: staging,
+      }),
+    );
+    try {
+      renameSync(staging, SERVICE_NODE_CACHE);
+    } catch (error) {
+      if (!existsSync(join(bin(SERVICE_NODE_CACHE), 'node'))) throw error;
+    }
+    console.log(`[e2e] installed ${SERVICE_NODE_PACKAGE}@${SERVICE_NODE_MAJOR} in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return bin(SERVICE_NODE_CACHE);
+}
+
+beforeAll(async () => {
+  serviceNodeBin = await installServiceNode();
+}, 300_000);
+
+/** The `node` binary of the generated services. */
+export function serviceNode(): string {
+  if (!serviceNodeBin) throw new Error('the Node.js of the generated services is not installed yet (call this inside a test or hook)');
+  return join(serviceNodeBin, 'node');
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Running commands.
 
 /**
@@ -64,6 +116,7 @@ export function serviceEnv(overrides: Record<string, string | undefined> = {}): 
     if (!/^npm_/i.test(key) && !key.startsWith('VITEST') && key !== 'NODE_ENV') env[key] = value;
   }
   Object.assign(env, { NATS_URL, DATABASE_URL, CI: process.env.CI ?? 'true', NO_UPDATE_NOTIFIER: '1' });
+  if (serviceNodeBin) env.PATH = `${serviceNodeBin}${delimiter}${env.PATH ?? ''}`;
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) delete env[key];
     else env[key] = value;
@@ -125,11 +178,16 @@ export async function generateService(serviceName: string, args: readonly string
   return folder;
 }
 
+/** `npm install` in the service; it must succeed with no warning about an engine (SPEC 2). */
 export async function npmInstall(service: string): Promise<RunResult> {
-  return assertSucceeded(
+  const result = assertSucceeded(
     `npm install in ${service}`,
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: service }),
   );
+  if (/EBADENGINE/.test(result.stdout + result.stderr)) {
+    throw new Error(describeRun(`npm install in ${service} warned about an engine (EBADENGINE)`, result));
+  }
+  return result;
 }
 
 /** Runs an npm script of the service, with NATS_URL and DATABASE_URL (and `env`) set; throws on failure. */
@@ -221,7 +279,7 @@ const STOP_DEADLINE_MS = 30_000;
 /** Starts `node dist/server.js` of a built service on a free port, and resolves once it answers HTTP. */
 export async function startServer(service: string, env: Record<string, string> = {}): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/server.js'], {
+  const child = spawn(serviceNode(), ['dist/server.js'], {
     cwd: service,
     env: serviceEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -343,7 +401,7 @@ export async function natsStreams(service: string, remove: readonly string[] = [
   `;
   const result = assertSucceeded(
     'listing JetStream streams',
-    await run(process.execPath, ['-e', script, JSON.stringify(remove)], { cwd: service }),
+    await run(serviceNode(), ['-e', script, JSON.stringify(remove)], { cwd: service }),
   );
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as string[];
 }

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import Generator, { type BaseOptions } from 'yeoman-generator';
 import { addImports } from '../../lib/edits/imports.js';
 import { editInPlace } from '../../lib/edits/in-place.js';
@@ -11,7 +13,7 @@ import {
   type EventDefinition,
 } from './definition.js';
 import { callAfterSubscriber, insertBlockBefore } from './edits.js';
-import { dataLiteral, docsSection, eventMapEntry, eventNames, invalidDataLiteral, schemaEntry, type EventNames } from './render.js';
+import { dataLiteral, docsSection, eventNames, invalidDataLiteral, schemaEntry, type EventNames } from './render.js';
 
 /** What `yo --help`, `yo saasquatch:event --help` and `saasquatch --help` say this generator does. */
 export const description = 'Adds a typed event (schema, handler, docs, tests) to the service in the current folder';
@@ -28,7 +30,6 @@ const EVENTS_FILE = 'src/types/events.ts';
 const REGISTRY_FILE = 'src/handlers/event-handlers.ts';
 const DOCS_FILE = 'docs/EVENTS.md';
 const SCHEMAS_NEEDLE = '// saasquatch:event-schemas';
-const EVENT_MAP_NEEDLE = '// saasquatch:event-map';
 const HANDLERS_NEEDLE = '// saasquatch:register-handlers';
 const DOCS_NEEDLE = '<!-- saasquatch:event-docs';
 const REGISTRY_IMPORT = "import { registerEventHandlers } from './handlers/event-handlers';";
@@ -147,9 +148,24 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
       return;
     }
     this.log(`\nAdded ${this.definition.type}: write what it does in ${this.names.handlerFile}.`);
+    this.#writeAsyncApi();
     if (this.manualLines.length === 0) return;
     this.log(`\nCould not find where src/app.ts registers natsSubscriber. Add these lines to src/app.ts yourself, after it:\n`);
     for (const line of this.manualLines) this.log(`  ${line}`);
+  }
+
+  /**
+   * docs/asyncapi.yaml is what the service's own script builds from EventSchemas (a test of the service fails when
+   * they differ): run it when the service is installed, else say to.
+   */
+  #writeAsyncApi(): void {
+    const installed = existsSync(this.destinationPath('node_modules', '.bin', 'tsx'));
+    const result = installed ? spawnSync('npm', ['run', '--silent', 'asyncapi'], { cwd: this.destinationRoot(), encoding: 'utf8' }) : undefined;
+    if (result?.status === 0) {
+      this.log('docs/asyncapi.yaml rebuilt from the schemas (npm run asyncapi).');
+      return;
+    }
+    this.log('Run `npm run asyncapi` once the service is installed: docs/asyncapi.yaml is built from the schemas.');
   }
 
   #assertMessaging(): void {
@@ -169,11 +185,9 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
     editInPlace(this.fs, path, () => this.fs.write(path, change(this.fs.read(path)!)));
   }
 
-  /** The schema; the TypeScript type too where events.ts still writes its types beside the schemas. */
+  /** The schema, from which the event's type follows (src/types/events.ts derives EventMap from EventSchemas). */
   #writeTypes(events: string): void {
-    let updated = insertBlockBefore(events, SCHEMAS_NEEDLE, schemaEntry(this.definition))!;
-    updated = insertBlockBefore(updated, EVENT_MAP_NEEDLE, eventMapEntry(this.definition)) ?? updated;
-    this.#edit(EVENTS_FILE, () => updated);
+    this.#edit(EVENTS_FILE, () => insertBlockBefore(events, SCHEMAS_NEEDLE, schemaEntry(this.definition))!);
   }
 
   /** The handler file, and its registration in src/handlers/event-handlers.ts (made, and called from src/app.ts, the first time). */

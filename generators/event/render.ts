@@ -11,16 +11,6 @@ const JSON_SCHEMAS: Record<FieldType, string> = {
   'date-time': "{ type: 'string', format: 'date-time' }",
 };
 
-const TYPESCRIPT_TYPES: Record<FieldType, string> = {
-  string: 'string',
-  integer: 'number',
-  number: 'number',
-  boolean: 'boolean',
-  uuid: 'string',
-  email: 'string',
-  'date-time': 'string',
-};
-
 const EXAMPLES: Record<FieldType, unknown> = {
   string: 'example',
   integer: 3,
@@ -80,22 +70,14 @@ export function schemaEntry({ type, fields }: EventDefinition): string {
   const properties = ['tenantId', ...fields.map((field) => `${field.name}: ${JSON_SCHEMAS[field.type]}`)];
   const required = ['tenantId', ...fields.filter((field) => !field.optional).map((field) => field.name)];
   return [
-    `  '${type}': envelope(`,
+    `  '${type}': eventSchema(`,
     `    '${type}',`,
-    `    object(`,
-    `      {`,
-    ...properties.map((property) => `        ${property},`),
-    `      },`,
-    `      [${required.map((name) => `'${name}'`).join(', ')}],`,
-    `    ),`,
+    `    {`,
+    ...properties.map((property) => `      ${property},`),
+    `    },`,
+    `    [${required.map((name) => `'${name}'`).join(', ')}],`,
     `  ),`,
   ].join('\n');
-}
-
-/** The `EventMap` entry (for an events.ts whose types are written beside the schemas). */
-export function eventMapEntry({ type, fields }: EventDefinition): string {
-  const data = ['tenantId: string', ...fields.map((field) => `${field.name}${field.optional ? '?' : ''}: ${TYPESCRIPT_TYPES[field.type]}`)];
-  return `  '${type}': BaseEvent<'${type}', { ${data.join('; ')} }>;`;
 }
 
 function exampleData(fields: readonly EventField[]): Record<string, unknown> {

@@ -11,6 +11,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/messaging/validation.ts.ejs'),
   templateFile('src/messaging/backoff.ts.ejs'),
   templateFile('src/messaging/streams.ts.ejs'),
+  templateFile('src/messaging/asyncapi.ts.ejs'),
   templateFile('src/messaging/consuming.ts.ejs'),
   templateFile('src/messaging/dead-letters.ts.ejs'),
   templateFile('src/messaging/dead-letter-queue.ts.ejs'),
@@ -25,6 +26,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/services/tenant.service.ts.ejs', { when: 'database' }),
   templateFile('src/services/user-projection.ts.ejs', { when: 'database' }),
   templateFile('test/connection-options.test.ts.ejs'),
+  templateFile('test/event-contract.test.ts.ejs'),
   templateFile('test/integration/harness.ts.ejs'),
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
@@ -32,6 +34,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/integration/dlq-replay-order.test.ts.ejs', { when: 'database' }),
   templateFile('test/integration/projection.test.ts.ejs', { when: 'database' }),
   templateFile('docs/EVENTS.md.ejs'),
+  templateFile('docs/asyncapi.yaml.ejs'),
 ];
 
 /**
@@ -44,9 +47,14 @@ export const packages: PackagesByFeature = {
     'ajv',
     'ajv-formats',
     'env-schema',
+    'yaml',
     'fastify',
     'fastify-plugin',
     'testcontainers',
+    '@testcontainers/nats',
+    'json-schema-to-ts',
+    '@asyncapi/parser',
+    'uuid', // the independent implementation the event ids are checked against (11.x: the last with CommonJS, which jest needs)
     'typescript',
     '@types/node',
     'jest',
@@ -55,6 +63,7 @@ export const packages: PackagesByFeature = {
     'tsx', // runs the dead-letter tool (npm run dlq) from its TypeScript source, without a build
   ],
   database: [
+    '@testcontainers/postgresql',
     '@fastify/postgres',
     'pg',
     '@types/pg',
@@ -64,4 +73,5 @@ export const packages: PackagesByFeature = {
 /** npm scripts the files above need; a script the service already has under the same name is left alone. */
 export const scripts: Readonly<Record<string, string>> = {
   dlq: 'tsx src/tools/dlq.ts',
+  asyncapi: 'tsx src/messaging/asyncapi.ts', // writes docs/asyncapi.yaml from EventSchemas
 };

@@ -49,6 +49,11 @@ The service publishes and consumes events on NATS JetStream. [docs/EVENTS.md](do
 the plugins and every variable (\`NATS_URL\`, \`EVENTS_*\`, …); \`SERVICE_NAME\` also names the NATS connection and
 the durable consumer. The integration tests (\`npm run test:integration\`) use a real NATS with JetStream from
 \`NATS_URL\`; \`docker compose up -d nats\` starts one locally.
+
+| command | what it does |
+|---|---|
+| \`npm run asyncapi\` | writes \`docs/asyncapi.yaml\` (AsyncAPI 3.0) from the event schemas |
+| \`npm run dlq -- list\` | reads the dead-letter queue (\`show\`, \`replay\`, \`purge\`: docs/EVENTS.md) |
 `;
 /** The line the app's readiness test gets, and where: after the last expectation of that test. */
 const READINESS_TEST = {
