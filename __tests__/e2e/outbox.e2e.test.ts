@@ -43,7 +43,7 @@ interface NatsConnection {
   jetstreamManager(): Promise<{
     streams: {
       info(stream: string): Promise<{ state: { messages: number; first_seq: number; last_seq: number } }>;
-      getMessage(stream: string, query: { seq: number }): Promise<{ header?: { get(name: string): string } }>;
+      getMessage(stream: string, query: { seq: number }): Promise<{ header?: { get(name: string): string }; json<T>(): T }>;
     };
   }>;
   close(): Promise<void>;
@@ -162,33 +162,35 @@ describe('the outbox of a built service under faults', () => {
     return result.rows[0]!.count as number;
   }
 
-  async function storedCount(stream: string): Promise<number> {
-    const nc = await modules.connect({ servers: nats.url });
+  async function storedCount(stream: string, nc: NatsConnection): Promise<number> {
     try {
       return (await (await nc.jetstreamManager()).streams.info(stream)).state.messages;
     } catch {
       return 0; // the stream does not exist yet
-    } finally {
-      await nc.close();
     }
   }
 
-  async function storedIds(stream: string): Promise<string[]> {
+  /** The event id and the Nats-Msg-Id of every message in the stream, in stream order. */
+  async function storedEvents(stream: string): Promise<{ ids: string[]; msgIds: string[] }> {
     const nc = await modules.connect({ servers: nats.url });
     try {
       const jsm = await nc.jetstreamManager();
       const { state } = await jsm.streams.info(stream);
       const ids: string[] = [];
+      const msgIds: string[] = [];
       for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-        ids.push((await jsm.streams.getMessage(stream, { seq })).header?.get('Nats-Msg-Id') ?? '');
+        const message = await jsm.streams.getMessage(stream, { seq });
+        ids.push(message.json<{ id: string }>().id);
+        msgIds.push(message.header?.get('Nats-Msg-Id') ?? '');
       }
-      return ids;
+      return { ids, msgIds };
     } finally {
       await nc.close();
     }
   }
 
-  function expectEachOnceInWriteOrder(stored: string[], written: string[][]): void {
+
+  function expectEachOnceInWriteOrder({ ids: stored, msgIds }: { ids: string[]; msgIds: string[] }, written: string[][]): void {
     const all = written.flat();
     expect(stored).toHaveLength(all.length);
     expect(new Set(stored)).toEqual(new Set(all));
@@ -196,6 +198,7 @@ describe('the outbox of a built service under faults', () => {
       const mine = new Set(ids);
       expect(stored.filter((id) => mine.has(id))).toEqual(ids);
     }
+    expect(msgIds, 'Nats-Msg-Id = event id').toEqual(stored);
   }
 
   it('relays 1,000 events written while NATS is down for 30 s, each exactly once, in write order', async () => {
@@ -214,7 +217,7 @@ describe('the outbox of a built service under faults', () => {
     await nats.start(); // same port and store: the stream the relay created is still there
 
     await until('an empty outbox', async () => (await outboxRows()) === 0, 60_000);
-    expectEachOnceInWriteOrder(await storedIds(names.EVENTS_STREAM!), written);
+    expectEachOnceInWriteOrder(await storedEvents(names.EVENTS_STREAM!), written);
     expect(relay.alive, 'the relaying process lived through the outage').toBe(true);
     expect(relay.output).toContain('outbox relay recovered');
     await relay.stop('SIGTERM');
@@ -224,17 +227,36 @@ describe('the outbox of a built service under faults', () => {
   it('relays everything once when the relaying process is killed with SIGKILL mid-relay and started again', async () => {
     const names = eventsEnv('outbox-kill');
     const written = await writeThroughOutbox(names.EVENTS_SUBJECT_PREFIX!);
-    // Small batches: the relay takes a while, so the kill lands in the middle of it.
-    const first = startRelay(names, 5);
-    await until('the first batches in the stream', async () => (await storedCount(names.EVENTS_STREAM!)) >= 20, 30_000);
-    await first.stop('SIGKILL');
-    const left = await outboxRows();
-    expect(left, 'rows were left to relay when the process was killed').toBeGreaterThan(0);
+    const total = written.flat().length;
+    const stream = names.EVENTS_STREAM!;
+    // The case that matters: killed after JetStream stored part of a batch, before the DELETE committed.
+    // The relay is frozen (SIGSTOP) each time the stream grows; rows both stored and still in the outbox
+    // (stream + outbox > written, as nothing is stored twice) mean it is in that gap: kill it there.
+    const relay = startRelay(names, 100);
+    const nc = await modules.connect({ servers: nats.url });
+    let storedAndStillInOutbox = 0;
+    try {
+      let seen = 0;
+      while (storedAndStillInOutbox === 0) {
+        seen = await until('the stream to grow', async () => {
+          const count = await storedCount(stream, nc);
+          return count > seen ? count : (await outboxRows()) === 0 ? -1 : false;
+        }, 30_000);
+        if (seen === -1) break; // everything was relayed before the relay could be caught in the gap
+        relay.process.kill('SIGSTOP');
+        storedAndStillInOutbox = (await storedCount(stream, nc)) + (await outboxRows()) - total;
+        if (storedAndStillInOutbox === 0) relay.process.kill('SIGCONT');
+      }
+    } finally {
+      await relay.stop('SIGKILL');
+      await nc.close();
+    }
+    expect(storedAndStillInOutbox, 'killed between the PubAck and the DELETE').toBeGreaterThan(0);
 
     const second = startRelay(names);
     await second.ready();
     await until('an empty outbox', async () => (await outboxRows()) === 0, 60_000);
-    expectEachOnceInWriteOrder(await storedIds(names.EVENTS_STREAM!), written);
+    expectEachOnceInWriteOrder(await storedEvents(names.EVENTS_STREAM!), written);
     await second.stop('SIGTERM');
   }, 180_000);
 });
