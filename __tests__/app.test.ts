@@ -89,7 +89,8 @@ describe.each(variants)('saasquatch:app with database=$database, messageQueue=$m
     wire(features.database, 'src/config.ts', "required: ['PORT', 'HOST', 'LOG_LEVEL', 'SERVICE_NAME', 'DATABASE_URL']");
     wire(features.database, 'docker-compose.yml', /^ {2}postgres:$/m);
     wire(features.messageQueue, 'docker-compose.yml', /^ {2}nats:$/m);
-    wire(features.messageQueue, 'src/app.ts', /register\(natsPublisher\);\n\s+await app\.register\(natsSubscriber\);/);
+    wire(features.messageQueue, 'src/app.ts', /register\(natsPublisher\);\n(\s+await app\.register\(outbox\);\n)?\s+await app\.register\(natsSubscriber\);/);
+    wire(features.messageQueue && features.database, 'src/app.ts', /register\(natsPublisher\);\n\s+await app\.register\(outbox\);\n/);
     wire(features.messageQueue, '.env.example', 'NATS_URL=');
     wire(features.messageQueue, 'README.md', '## Event system');
     wire(features.messageQueue, 'test/app.test.ts', "expect(report.checks.nats.status).toBe('up');");

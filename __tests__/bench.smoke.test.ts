@@ -23,6 +23,11 @@ const FIGURES = [
   'latency_p99_ratio',
   'tenant_ready_p50',
   'tenant_ready_p99',
+  'outbox_tx1_throughput',
+  'outbox_tx100_throughput',
+  'outbox_direct_throughput',
+  'outbox_commit_stored_p50',
+  'outbox_commit_stored_p99',
   'generation_skip_install',
 ] as const;
 

@@ -28,8 +28,9 @@ export class PrivateNatsServer {
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<PrivateNatsServer> {
-    const server = new PrivateNatsServer(await freePort());
+  /** On `port` when given (tests that must stay in a port range of their own), else on a free one. */
+  static async start(port?: number): Promise<PrivateNatsServer> {
+    const server = new PrivateNatsServer(port ?? (await freePort()));
     await server.start();
     return server;
   }

@@ -35,6 +35,8 @@ const PLUGIN_IMPORTS = [
   "import natsPublisher from './plugins/nats-publisher';",
   "import natsSubscriber from './plugins/nats-subscriber';",
 ];
+/** With database: the transactional outbox, registered between the publisher and the subscriber (docs/EVENTS.md). */
+const OUTBOX_IMPORT = "import outbox from './plugins/outbox';";
 const READINESS_IMPORT = "import readiness from './plugins/readiness';";
 const DATABASE_IMPORT = "import database from './plugins/database';";
 /** A value import of @fastify/postgres (a type-only import registers nothing). */
@@ -189,6 +191,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     const needsReadiness = !original.includes("from './plugins/readiness'");
     const imports = [
       ...PLUGIN_IMPORTS,
+      ...(this.service.database ? [OUTBOX_IMPORT] : []),
       ...(needsReadiness ? [READINESS_IMPORT] : []),
       ...(this.addsDatabasePlugin ? [DATABASE_IMPORT] : []),
     ];
@@ -196,6 +199,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
       ...(needsReadiness ? [`await ${app}.register(readiness);`] : []),
       ...(this.addsDatabasePlugin ? [`await ${app}.register(database); // PostgreSQL at DATABASE_URL`] : []),
       `await ${app}.register(natsPublisher);`,
+      ...(this.service.database ? [`await ${app}.register(outbox);`] : []),
       `await ${app}.register(natsSubscriber);`,
     ];
 

@@ -27,7 +27,7 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --quick           small N and one repetition (CI's smoke test); also BENCH_QUICK=1
   --out <file>      where to write the JSON (default .bench/results-<timestamp>.json); also BENCH_OUT
-  --only <phases>   comma-separated subset of throughput,latency,tenants,generation
+  --only <phases>   comma-separated subset of throughput,latency,tenants,outbox,generation
   --cpu-prof        run the service benchmark under node --cpu-prof (profiles in .bench/profiles/)
   --skip-build      do not rebuild the generator first (dist/ must be current)
   --keep            keep the temporary folder (the generated service) for inspection
@@ -36,6 +36,7 @@ const USAGE = `Usage: npm run bench -- [options]
 Environment: NATS_URL (default nats://127.0.0.1:4222), DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/test), BENCH_N, BENCH_IN_FLIGHT, BENCH_LATENCY_EVENTS, BENCH_TENANTS,
 BENCH_REPS, BENCH_WARMUP, BENCH_SLICES (throughput turns per repetition), BENCH_GENERATION_RUNS,
+BENCH_OUTBOX_N, BENCH_OUTBOX_WRITERS (transactions at a time), BENCH_OUTBOX_LATENCY_EVENTS,
 BENCH_LOG_LEVEL (the service's log level, default info).`;
 
 function parseArgs(argv) {
@@ -61,7 +62,7 @@ function parseArgs(argv) {
   return args;
 }
 
-const PHASES = ['throughput', 'latency', 'tenants', 'generation'];
+const PHASES = ['throughput', 'latency', 'tenants', 'outbox', 'generation'];
 
 /** Runs a command; resolves with its output, rejects (with the output's tail) when it exits non-zero. */
 function run(command, args, { cwd, env, inherit = false } = {}) {
@@ -120,6 +121,11 @@ const ROWS = [
   ['latency_p99_ratio', '  p99 plugin / raw         (target ≤ 1.5)'],
   ['tenant_ready_p50', 'tenant.created→tenant.ready p50'],
   ['tenant_ready_p99', 'tenant.created→tenant.ready p99'],
+  ['outbox_tx1_throughput', 'outbox: transactions of 1 (committed and relayed)'],
+  ['outbox_tx100_throughput', 'outbox: transactions of 100 (committed and relayed)'],
+  ['outbox_direct_throughput', 'outbox run: publishEvent without a client'],
+  ['outbox_commit_stored_p50', 'outbox commit→stored p50'],
+  ['outbox_commit_stored_p99', 'outbox commit→stored p99'],
   ['generation_skip_install', 'CLI generation, --skip-install'],
 ];
 
@@ -168,6 +174,8 @@ async function main() {
     BENCH_IN_FLIGHT: process.env.BENCH_IN_FLIGHT ?? '256',
     BENCH_LATENCY_EVENTS: process.env.BENCH_LATENCY_EVENTS ?? (quick ? '100' : '2000'),
     BENCH_TENANTS: process.env.BENCH_TENANTS ?? (quick ? '10' : '200'),
+    BENCH_OUTBOX_N: process.env.BENCH_OUTBOX_N ?? (quick ? '500' : '10000'),
+    BENCH_OUTBOX_LATENCY_EVENTS: process.env.BENCH_OUTBOX_LATENCY_EVENTS ?? (quick ? '50' : '1000'),
     BENCH_REPS: process.env.BENCH_REPS ?? (quick ? '1' : '5'),
     BENCH_WARMUP: process.env.BENCH_WARMUP ?? (quick ? '100' : '1000'),
   };
@@ -232,7 +240,7 @@ async function main() {
       figures.generation_skip_install = figure('ms', times);
     }
 
-    const servicePhases = ['throughput', 'latency', 'tenants'].filter((p) => phases.has(p));
+    const servicePhases = ['throughput', 'latency', 'tenants', 'outbox'].filter((p) => phases.has(p));
     if (servicePhases.length > 0) {
       const folder = join(temp, 'service');
       mkdirSync(folder);

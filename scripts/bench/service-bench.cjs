@@ -32,11 +32,14 @@ const settings = {
   dataBytes: int('BENCH_DATA_BYTES', 256),
   latencyEvents: int('BENCH_LATENCY_EVENTS', 2_000),
   tenants: int('BENCH_TENANTS', 200),
+  outboxEvents: int('BENCH_OUTBOX_N', 10_000),
+  outboxWriters: int('BENCH_OUTBOX_WRITERS', 8),
+  outboxLatencyEvents: int('BENCH_OUTBOX_LATENCY_EVENTS', 1_000),
   repetitions: int('BENCH_REPS', 3),
   warmupEvents: int('BENCH_WARMUP', 1_000),
   slices: int('BENCH_SLICES', 10),
   logLevel: env.BENCH_LOG_LEVEL || 'info',
-  phases: new Set((env.BENCH_ONLY || 'throughput,latency,tenants').split(',').map((s) => s.trim())),
+  phases: new Set((env.BENCH_ONLY || 'throughput,latency,tenants,outbox').split(',').map((s) => s.trim())),
   out: env.BENCH_SERVICE_OUT,
 };
 if (!settings.serviceName || !settings.runId || !settings.out) {
@@ -56,6 +59,8 @@ const names = (phase) => ({
   rawDurable: `bench-${RUN}-${phase}-raw`,
 });
 const TENANT_SCHEMA_PREFIX = `tenant_${RUN}_`;
+/** The outbox phase's own messaging schema (outbox and inbox tables). */
+const OUTBOX_SCHEMA = `bench_${RUN}_outbox`;
 
 const sc = StringCodec();
 const now = () => performance.now();
@@ -78,6 +83,7 @@ function loadService() {
     database: mod('plugins/database.js'),
     natsPublisher: mod('plugins/nats-publisher.js'),
     natsSubscriber: mod('plugins/nats-subscriber.js'),
+    outbox: fs.existsSync(dist('plugins/outbox.js')) ? mod('plugins/outbox.js') : undefined,
   };
 }
 
@@ -114,12 +120,13 @@ function messagingOptions(phase) {
 }
 
 /** A Fastify instance registered as the service's src/app.ts does it, with the phase's own names. */
-async function buildService(service, phase, { subscriber }) {
+async function buildService(service, phase, { subscriber, outbox = false }) {
   const options = messagingOptions(phase);
   const app = Fastify({ logger: { level: settings.logLevel, name: settings.serviceName, stream: logSink } });
   await app.register(service.readiness);
   await app.register(service.database, { connectionString: settings.databaseUrl });
   await app.register(service.natsPublisher, options);
+  if (outbox) await app.register(service.outbox, { schema: OUTBOX_SCHEMA });
   if (subscriber) await app.register(service.natsSubscriber, options);
   return app;
 }
@@ -412,6 +419,115 @@ async function tenantsPhase(ctx) {
   return { tenant_ready_p50: figure('ms', p50), tenant_ready_p99: figure('ms', p99) };
 }
 
+/**
+ * The transactional outbox (issue 9): events committed and relayed per second, N events in transactions of
+ * 1 and of 100 (BENCH_OUTBOX_WRITERS transactions at a time), against publishEvent without a client (the
+ * same N, BENCH_IN_FLIGHT at a time), in the same run and against the same stream; then commit→stored: one
+ * event per transaction, one transaction at a time, from COMMIT returning to the message reaching a core
+ * subscription on its subject (JetStream forwards it as it stores it).
+ */
+async function outboxPhase(ctx) {
+  if (!ctx.service.outbox) throw new Error('the generated service has no dist/plugins/outbox.js (the outbox needs --database)');
+  const n = names('ob');
+  const app = await buildService(ctx.service, 'ob', { subscriber: false, outbox: true });
+  ctx.apps.push(app);
+  await app.ready();
+
+  const storedCount = async () => (await ctx.jsm.streams.info(n.stream)).state.messages;
+  const untilStored = async (count) => {
+    const deadline = now() + 120_000;
+    while ((await storedCount()) < count) {
+      if (now() > deadline) throw new Error(`the outbox relayed ${await storedCount()} of ${count} events within 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  };
+  const inTransaction = async (work) => {
+    const client = await app.pg.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+  /** Events per second from the first BEGIN until JetStream holds all of them. */
+  const throughOutbox = async (events, perTransaction) => {
+    await ctx.jsm.streams.purge(n.stream);
+    const transactions = [];
+    for (let i = 0; i < events.length; i += perTransaction) transactions.push(events.slice(i, i + perTransaction));
+    const start = now();
+    await bounded(transactions, settings.outboxWriters, (batch) =>
+      inTransaction(async (client) => {
+        for (const event of batch) await app.publishEvent(event, { client });
+      }),
+    );
+    await untilStored(events.length);
+    return events.length / ((now() - start) / 1000);
+  };
+  const direct = async (events) => {
+    await ctx.jsm.streams.purge(n.stream);
+    const ms = await bounded(events, settings.inFlight, (event) => app.publishEvent(event));
+    return events.length / (ms / 1000);
+  };
+
+  log(`outbox: warm-up (${settings.warmupEvents} events each way)`);
+  await throughOutbox(userEvents(settings.warmupEvents), 1);
+  await throughOutbox(userEvents(settings.warmupEvents), 100);
+  await direct(userEvents(settings.warmupEvents));
+  const tx1 = [];
+  const tx100 = [];
+  const directEps = [];
+  const count = settings.outboxEvents;
+  for (let rep = 0; rep < settings.repetitions; rep++) {
+    // Alternate which way goes first, so that load changes on the shared machine fall on all three.
+    const ways = [
+      async () => tx1.push(await throughOutbox(userEvents(count), 1)),
+      async () => tx100.push(await throughOutbox(userEvents(count), 100)),
+      async () => directEps.push(await direct(userEvents(count))),
+    ];
+    for (let i = 0; i < ways.length; i++) await ways[(i + rep) % ways.length]();
+    log(
+      `outbox rep ${rep + 1}/${settings.repetitions}: transactions of 1 ${tx1.at(-1).toFixed(0)}/s, of 100 ${tx100.at(-1).toFixed(0)}/s, publishEvent without a client ${directEps.at(-1).toFixed(0)}/s`,
+    );
+  }
+
+  const arrivals = new Arrivals();
+  const sub = ctx.nc.subscribe(`${n.subjectPrefix}.>`, {
+    callback: (err, m) => {
+      if (!err) arrivals.arrived(m.headers?.get('Nats-Msg-Id'));
+    },
+  });
+  await ctx.nc.flush();
+  const p50 = [];
+  const p99 = [];
+  for (let rep = 0; rep < settings.repetitions; rep++) {
+    const times = [];
+    for (const event of userEvents(settings.outboxLatencyEvents)) {
+      const stored = arrivals.wait(event.id, 30_000);
+      await inTransaction(async (client) => app.publishEvent(event, { client }));
+      const committed = now();
+      times.push((await stored) - committed);
+    }
+    times.sort((a, b) => a - b);
+    p50.push(percentile(times, 50));
+    p99.push(percentile(times, 99));
+    log(`outbox commit→stored rep ${rep + 1}/${settings.repetitions}: p50 ${percentile(times, 50).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms`);
+  }
+  sub.unsubscribe();
+  await app.close();
+  return {
+    outbox_tx1_throughput: figure('events/s', tx1),
+    outbox_tx100_throughput: figure('events/s', tx100),
+    outbox_direct_throughput: figure('events/s', directEps),
+    outbox_commit_stored_p50: figure('ms', p50),
+    outbox_commit_stored_p99: figure('ms', p99),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Cleanup: every stream (and so every consumer) and every tenant schema that carries this run's id.
 async function cleanup(ctx) {
@@ -438,6 +554,11 @@ async function cleanup(ctx) {
     for (const { nspname } of rows) {
       await pg.query(`DROP SCHEMA ${pg.escapeIdentifier(nspname)} CASCADE`);
       report.schemas.push(nspname);
+    }
+    const outbox = await pg.query('SELECT nspname FROM pg_namespace WHERE nspname = $1', [OUTBOX_SCHEMA]);
+    if (outbox.rowCount === 1) {
+      await pg.query(`DROP SCHEMA ${pg.escapeIdentifier(OUTBOX_SCHEMA)} CASCADE`);
+      report.schemas.push(OUTBOX_SCHEMA);
     }
   } catch (error) {
     console.error(`  [bench] could not drop tenant schemas ${TENANT_SCHEMA_PREFIX}*: ${error.message}`);
@@ -473,6 +594,7 @@ async function main() {
     if (settings.phases.has('throughput')) Object.assign(figures, await throughputPhase(ctx));
     if (settings.phases.has('latency')) Object.assign(figures, await latencyPhase(ctx));
     if (settings.phases.has('tenants')) Object.assign(figures, await tenantsPhase(ctx));
+    if (settings.phases.has('outbox')) Object.assign(figures, await outboxPhase(ctx));
   } catch (error) {
     failure = error;
   } finally {
@@ -487,6 +609,9 @@ async function main() {
       latencyEventType: 'tenant.ready',
       latencyDataBytes: Buffer.byteLength(JSON.stringify(tenantReady(0).data)),
       tenants: settings.tenants,
+      outboxEvents: settings.outboxEvents,
+      outboxWriters: settings.outboxWriters,
+      outboxLatencyEvents: settings.outboxLatencyEvents,
       repetitions: settings.repetitions,
       warmupEvents: settings.warmupEvents,
       throughputSlices: settings.slices,
