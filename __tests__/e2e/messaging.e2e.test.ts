@@ -125,7 +125,7 @@ describeService(
     expect(saved).toMatchObject({ serviceName: 'billing-api', database: true, messageQueue: true });
     const app = readFileSync(join(service, 'src/app.ts'), 'utf8');
     expect(app).toMatch(
-      /await server\.register\(readiness\);\n\s*await server\.register\(database\);[^\n]*\n\s*await server\.register\(natsPublisher\);\n\s*await server\.register\(natsSubscriber\);/,
+      /await server\.register\(readiness\);\n\s*await server\.register\(database\);[^\n]*\n\s*await server\.register\(natsPublisher\);\n\s*await server\.register\(outbox\);\n\s*await server\.register\(natsSubscriber\);/,
     );
     return service;
   },

@@ -149,7 +149,7 @@ describe('yo saasquatch (the real yo, as a non-root user)', () => {
     for (const file of ['src/plugins/nats-publisher.ts', 'src/plugins/nats-subscriber.ts', 'src/services/tenant.service.ts', 'docs/EVENTS.md']) {
       expect(existsSync(join(folder, file)), file).toBe(true);
     }
-    expect(readFileSync(join(folder, 'src/app.ts'), 'utf8')).toMatch(/register\(natsPublisher\);\n\s*await app\.register\(natsSubscriber\);/);
+    expect(readFileSync(join(folder, 'src/app.ts'), 'utf8')).toMatch(/register\(natsPublisher\);\n\s*await app\.register\(outbox\);\n\s*await app\.register\(natsSubscriber\);/);
     expect(JSON.parse(readFileSync(join(folder, '.yo-rc.json'), 'utf8'))['generator-saasquatch']).toEqual({
       serviceName: 'yo-later',
       database: true,
