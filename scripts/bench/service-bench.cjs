@@ -126,7 +126,8 @@ async function buildService(service, phase, { subscriber, outbox = false }) {
   await app.register(service.readiness);
   await app.register(service.database, { connectionString: settings.databaseUrl });
   await app.register(service.natsPublisher, options);
-  if (outbox) await app.register(service.outbox, { schema: OUTBOX_SCHEMA });
+  // The subscriber depends on the outbox (handlers write their events through it), as in src/app.ts.
+  if (outbox || subscriber) await app.register(service.outbox, { schema: OUTBOX_SCHEMA });
   if (subscriber) await app.register(service.natsSubscriber, options);
   return app;
 }
