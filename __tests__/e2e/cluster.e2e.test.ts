@@ -216,7 +216,8 @@ describe('a 3-node NATS cluster, streams of 3 replicas, two instances', () => {
     await node.start();
     for (const stream of [env.EVENTS_STREAM!, env.EVENTS_DLQ_STREAM!]) {
       await until(`${leader}'s replica of ${stream} to be current`, async () => {
-        const replica = (await jsm.streams.info(stream)).cluster?.replicas?.find((candidate) => candidate.name === leader);
+        const info = await jsm.streams.info(stream).catch(() => undefined); // the node may still be joining
+        const replica = info?.cluster?.replicas?.find((candidate) => candidate.name === leader);
         return replica?.current === true && !replica.offline && !replica.lag;
       });
     }
