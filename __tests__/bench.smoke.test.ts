@@ -80,4 +80,21 @@ describe('npm run bench -- --quick', () => {
     expect(results.cleaned.schemas.length).toBeGreaterThan(0);
     expect(existsSync(results.tempFolder)).toBe(false);
   }, 600_000);
+
+  it('--cluster measures throughput and latency on a private 3-node cluster with streams of 1 and of 3 replicas', async () => {
+    const out = join(folder, 'cluster.json');
+    const { stdout } = await promisify(execFile)(process.execPath, [RUNNER, '--quick', '--cluster', '--skip-build', '--out', out], {
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 580_000, // installs a generated service first: slow on a loaded 2-core machine
+    });
+    expect(stdout).toMatch(/R3 throughput: fastify\.publishEvent/);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as Results;
+    expect(results.error).toBeUndefined();
+    for (const name of ['throughput_publishEvent', 'latency_plugin_p99']) {
+      for (const key of [`r1_${name}`, `r3_${name}`, `r3_over_r1_${name}`]) {
+        expect(Number.isFinite(results.figures[key]?.median) && results.figures[key]!.median > 0, key).toBe(true);
+      }
+    }
+    expect(existsSync(results.tempFolder)).toBe(false);
+  }, 600_000);
 });

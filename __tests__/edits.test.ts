@@ -232,6 +232,13 @@ describe('addComposeService', () => {
     expect(parsed(result).services!.app!.environment).toEqual({ NATS_URL: 'nats://elsewhere:4222' });
   });
 
+  it('leaves the application alone for a service without environment or condition (one of a profile)', () => {
+    const input = 'services:\n  app:\n    build: .\n';
+    const node = { service: 'nats-1', definition: 'image: nats:2.12-alpine\nprofiles: ["cluster"]\n' };
+    const result = once((text) => addComposeService(text, node), input);
+    expect(parsed(result).services).toEqual({ app: { build: '.' }, 'nats-1': { image: 'nats:2.12-alpine', profiles: ['cluster'] } });
+  });
+
   it('changes nothing when the service exists', () => {
     const input = 'services:\n  app:\n    build: .\n  nats:\n    image: nats:latest\n';
     expect(add(input)).toBe(input);

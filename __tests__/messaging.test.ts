@@ -133,6 +133,24 @@ describe('saasquatch:messaging on a service made by saasquatch without messaging
     expect(compose.services.nats).toMatchObject({ image: expect.stringMatching(/^nats:2\.1[2-9]-alpine$/), healthcheck: expect.any(Object) });
   });
 
+  it('adds a Compose profile `cluster` of three JetStream nodes routed to each other, which the app does not depend on', async () => {
+    const folder = await serviceWithoutMessaging(true);
+    await runMessaging().cd(folder);
+    const compose = parseDocument(readTree(folder)['docker-compose.yml']!).toJS() as ComposeFile;
+    const nodes = ['nats-1', 'nats-2', 'nats-3'];
+    for (const [index, node] of nodes.entries()) {
+      const definition = compose.services[node]!;
+      expect(definition).toMatchObject({ image: expect.stringMatching(/^nats:2\.1[2-9]-alpine$/), profiles: ['cluster'], ports: [`${4223 + index}:4222`] });
+      const command = definition.command as string[];
+      const flag = (name: string) => command[command.indexOf(name) + 1];
+      expect(command).toContain('-js');
+      expect(flag('-n')).toBe(node);
+      expect(flag('--cluster_name')).toBe('nats-cluster');
+      expect(flag('--routes')!.split(',').sort()).toEqual(nodes.filter((other) => other !== node).map((other) => `nats://${other}:6222`));
+    }
+    expect(Object.keys(compose.services.app!.depends_on as object)).not.toContain('nats-1');
+  });
+
   it('changes nothing when run a second time', async () => {
     const folder = await serviceWithoutMessaging(true);
     await runMessaging().cd(folder);
@@ -244,7 +262,7 @@ describe('saasquatch:messaging edits structurally', () => {
       .commitFiles();
     const text = readTree(result.cwd)['docker-compose.yml']!;
     const compose = parseDocument(text).toJS() as ComposeFile;
-    expect(Object.keys(compose.services)).toEqual(['api', 'db', 'nats']);
+    expect(Object.keys(compose.services)).toEqual(['api', 'db', 'nats', 'nats-1', 'nats-2', 'nats-3']);
     expect(compose.volumes).toEqual({ 'db-data': null });
     expect(compose.services.api).toMatchObject({ environment: ['PORT=3000', 'NATS_URL=nats://nats:4222'] });
     expect(text).toContain('# our local stack');
@@ -318,7 +336,7 @@ describe('docs/EVENTS.md', () => {
   /** `NAME: { … }` properties of the env-schema in src/messaging/config.ts, with their default or (none). */
   const read = (source: string) =>
     Object.fromEntries(
-      [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): \{[^\n]*?(?:default: ('[^']*'|-?\d+) )?\},?$/gm)].map((match) => [
+      [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): \{[^\n]*?(?:default: ('[^']*'|-?\d+|true|false) )?\},?$/gm)].map((match) => [
         match[1],
         match[2]?.replace(/'/g, '') ?? '(none)',
       ]),

@@ -78,6 +78,27 @@ healthcheck:
   environment: { NATS_URL: 'nats://nats:4222' },
   condition: 'service_healthy',
 };
+/**
+ * Profile `cluster` (SPEC 6): three JetStream nodes clustered over routes, started only on
+ * `docker compose --profile cluster up -d`; the application does not depend on them.
+ */
+const COMPOSE_NATS_CLUSTER: ComposeAddition[] = [1, 2, 3].map((node) => {
+  const routes = [1, 2, 3].filter((other) => other !== node).map((other) => `nats://nats-${other}:6222`);
+  return {
+    service: `nats-${node}`,
+    definition: `image: nats:2.12-alpine
+profiles: ["cluster"]
+command: ["-js", "-sd", "/data", "-n", "nats-${node}", "--cluster_name", "nats-cluster", "--cluster", "nats://0.0.0.0:6222", "--routes", "${routes.join(',')}", "-m", "8222"]
+ports:
+  - "${4222 + node}:4222"
+healthcheck:
+  test: ["CMD", "wget", "-q", "-O", "-", "http://127.0.0.1:8222/healthz"]
+  interval: 2s
+  timeout: 2s
+  retries: 30
+`,
+  };
+});
 const COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.yaml', 'compose.yaml', 'compose.yml'];
 
 /** `@acme/billing-api` → `billing-api`. */
@@ -222,7 +243,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     if (!compose) return;
     this.#editIfPresent(compose, (content) => {
       try {
-        return addComposeService(content, COMPOSE_NATS);
+        return [COMPOSE_NATS, ...COMPOSE_NATS_CLUSTER].reduce(addComposeService, content);
       } catch (error) {
         if (!(error instanceof ComposeFileError)) throw error;
         throw new UsageError(`${compose} ${error.message}: fix it, or move it away, and run saasquatch:messaging again.`);

@@ -8,9 +8,12 @@ export interface ComposeAddition {
   /** Its definition, as YAML (so that it keeps its flow sequences and comments). */
   definition: string;
   /** Variables added to the application's `environment` (map or `KEY=value` list), unless set already. */
-  environment: Readonly<Record<string, string>>;
-  /** `depends_on` condition of the application's service on the new one. */
-  condition: 'service_started' | 'service_healthy';
+  environment?: Readonly<Record<string, string>>;
+  /**
+   * `depends_on` condition of the application's service on the new one; none for a service the application
+   * does not need (one of a profile, which Compose starts only when asked).
+   */
+  condition?: 'service_started' | 'service_healthy';
 }
 
 export class ComposeFileError extends Error {
@@ -52,7 +55,7 @@ function addDependency(doc: Document, app: YAMLMap, service: string, condition: 
 /**
  * Adds a service to a Compose file through the YAML document model: comments, quoting, flow sequences and the
  * other top-level keys (`volumes:`, `networks:`, in any order) stay as they are; the service goes under `services:`.
- * The application's service gets the environment and the `depends_on`. Changes nothing when the service
+ * The application's service gets the environment and the `depends_on`, when given. Changes nothing when the service
  * exists. Throws ComposeFileError when the file is not YAML or `services` is not a mapping.
  */
 export function addComposeService(source: string, addition: ComposeAddition): string {
@@ -74,10 +77,8 @@ export function addComposeService(source: string, addition: ComposeAddition): st
   services.items.push(pair);
 
   const app = applicationService(services);
-  if (app) {
-    addEnvironment(doc, app, addition.environment);
-    addDependency(doc, app, addition.service, addition.condition);
-  }
+  if (app && addition.environment) addEnvironment(doc, app, addition.environment);
+  if (app && addition.condition) addDependency(doc, app, addition.service, addition.condition);
   const eol = lineEndingOf(source);
   const result = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
   return eol === '\n' ? result : result.replace(/\r?\n/g, eol);

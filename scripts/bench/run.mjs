@@ -15,6 +15,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { startNatsCluster } from './nats-cluster.mjs';
 
 const require = createRequire(import.meta.url);
 const { figure } = require('./bench-stats.cjs');
@@ -28,6 +29,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick           small N and one repetition (CI's smoke test); also BENCH_QUICK=1
   --out <file>      where to write the JSON (default .bench/results-<timestamp>.json); also BENCH_OUT
   --only <phases>   comma-separated subset of throughput,latency,tenants,outbox,generation
+  --cluster         throughput and latency on a private 3-node NATS cluster, streams of 1 and of 3 replicas
+                    (R1 next to R3); needs nats-server on PATH (or NATS_SERVER_BIN)
   --cpu-prof        run the service benchmark under node --cpu-prof (profiles in .bench/profiles/)
   --skip-build      do not rebuild the generator first (dist/ must be current)
   --keep            keep the temporary folder (the generated service) for inspection
@@ -54,6 +57,7 @@ function parseArgs(argv) {
     else if (arg === '--only') args.only = value();
     else if (arg.startsWith('--only=')) args.only = arg.slice(7);
     else if (arg === '--cpu-prof') args.cpuProf = true;
+    else if (arg === '--cluster') args.cluster = true;
     else if (arg === '--skip-build') args.skipBuild = true;
     else if (arg === '--keep') args.keep = true;
     else if (arg === '-h' || arg === '--help') args.help = true;
@@ -135,10 +139,21 @@ function format(value, unit) {
   return value < 10 ? value.toFixed(3) : value < 100 ? value.toFixed(2) : value.toFixed(1);
 }
 
-function table(figures) {
+/** On a cluster: the figures that change with the replica count, each for R1 and R3, and R3 over R1. */
+const CLUSTER_KEYS = ['throughput_raw', 'throughput_publishEvent', 'latency_raw_p50', 'latency_raw_p99', 'latency_plugin_p50', 'latency_plugin_p99'];
+const CLUSTER_ROWS = CLUSTER_KEYS.flatMap((key) => {
+  const label = ROWS.find(([row]) => row === key)[1];
+  return [
+    [`r1_${key}`, `R1 ${label}`],
+    [`r3_${key}`, `R3 ${label}`],
+    [`r3_over_r1_${key}`, `  R3 / R1`],
+  ];
+});
+
+function table(figures, rowList = ROWS) {
   const lines = [];
   const head = ['figure', 'median', 'min', 'max', 'unit', 'n'];
-  const rows = ROWS.filter(([key]) => figures[key]).map(([key, label]) => {
+  const rows = rowList.filter(([key]) => figures[key]).map(([key, label]) => {
     const f = figures[key];
     const verdict = f.meets === undefined ? '' : f.meets ? '  ✓' : '  ✗ misses target';
     return [label, format(f.median, f.unit), format(f.min, f.unit), format(f.max, f.unit), f.unit + verdict, String(f.repetitions.length)];
@@ -160,7 +175,7 @@ async function main() {
     console.log(USAGE);
     return;
   }
-  const phases = new Set(args.only ? args.only.split(',').map((s) => s.trim()) : PHASES);
+  const phases = new Set(args.only ? args.only.split(',').map((s) => s.trim()) : args.cluster ? ['throughput', 'latency'] : PHASES);
   for (const phase of phases) if (!PHASES.includes(phase)) throw new Error(`--only: unknown phase ${phase} (one of ${PHASES.join(', ')})`);
 
   const timestamp = new Date().toISOString();
@@ -240,7 +255,7 @@ async function main() {
       figures.generation_skip_install = figure('ms', times);
     }
 
-    const servicePhases = ['throughput', 'latency', 'tenants', 'outbox'].filter((p) => phases.has(p));
+    const servicePhases = ['throughput', 'latency', ...(args.cluster ? [] : ['tenants', 'outbox'])].filter((p) => phases.has(p));
     if (servicePhases.length > 0) {
       const folder = join(temp, 'service');
       mkdirSync(folder);
@@ -259,27 +274,51 @@ async function main() {
         nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profiles);
         console.log(`  CPU profiles go to ${profiles} (node scripts/bench/profile-summary.mjs <file> reads one)`);
       }
-      console.log(`• benchmark (${servicePhases.join(', ')}) in one process inside the service:`);
-      const benchStart = performance.now();
-      try {
-        await run(process.execPath, [...nodeArgs, 'saasquatch-bench.cjs'], {
-          cwd: root,
-          inherit: true,
-          env: {
-            ...process.env,
-            ...knobs,
-            NATS_URL: natsUrl,
-            DATABASE_URL: databaseUrl,
-            SERVICE_NAME: serviceName,
-            BENCH_RUN_ID: runId,
-            BENCH_ONLY: servicePhases.join(','),
-            BENCH_SERVICE_OUT: serviceOut,
-          },
-        });
-      } finally {
-        steps.benchmark = (performance.now() - benchStart) / 1000;
-        if (existsSync(serviceOut)) service = JSON.parse(readFileSync(serviceOut, 'utf8'));
-        Object.assign(figures, service.figures);
+      const benchmark = async (label, env, out) => {
+        console.log(`• benchmark${label} (${servicePhases.join(', ')}) in one process inside the service:`);
+        const benchStart = performance.now();
+        try {
+          await run(process.execPath, [...nodeArgs, 'saasquatch-bench.cjs'], {
+            cwd: root,
+            inherit: true,
+            env: {
+              ...process.env,
+              ...knobs,
+              NATS_URL: natsUrl,
+              DATABASE_URL: databaseUrl,
+              SERVICE_NAME: serviceName,
+              BENCH_RUN_ID: runId,
+              BENCH_ONLY: servicePhases.join(','),
+              BENCH_SERVICE_OUT: out,
+              ...env,
+            },
+          });
+        } finally {
+          steps[`benchmark${label.replace(/\W/g, '_')}`] = (performance.now() - benchStart) / 1000;
+        }
+        return existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
+      };
+      if (!args.cluster) {
+        try {
+          service = await benchmark('', {}, serviceOut);
+        } finally {
+          Object.assign(figures, service.figures);
+        }
+      } else {
+        const cluster = (await step('starting a 3-node NATS cluster', () => startNatsCluster())).result;
+        try {
+          for (const replicas of [1, 3]) {
+            service = await benchmark(` on the cluster, R${replicas}`, { NATS_URL: cluster.url, NATS_STREAM_REPLICAS: String(replicas) }, join(temp, `service-results-r${replicas}.json`));
+            for (const [key, value] of Object.entries(service.figures ?? {})) figures[`r${replicas}_${key}`] = value;
+            if (service.error) break;
+          }
+        } finally {
+          await cluster.stop();
+        }
+        for (const key of CLUSTER_KEYS) {
+          const [r1, r3] = [figures[`r1_${key}`], figures[`r3_${key}`]];
+          if (r1 && r3) figures[`r3_over_r1_${key}`] = { unit: '×', median: r3.median / r1.median, min: r3.median / r1.median, max: r3.median / r1.median, repetitions: [r3.median / r1.median] };
+        }
       }
     }
   } catch (error) {
@@ -319,7 +358,7 @@ async function main() {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 
-  console.log(Object.keys(figures).length ? `\n${table(figures)}\n` : '\nno figures measured\n');
+  console.log(Object.keys(figures).length ? `\n${table(figures, args.cluster ? CLUSTER_ROWS : ROWS)}\n` : '\nno figures measured\n');
   if (service.serviceWarnings?.count) console.log(`the service logged ${service.serviceWarnings.count} warnings or errors (last ones in the JSON)`);
   if (service.cleaned) console.log(`cleaned up: ${service.cleaned.streams.length} streams (with their consumers), ${service.cleaned.schemas.length} tenant schemas`);
   cleanupTemp();
