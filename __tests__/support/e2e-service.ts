@@ -54,7 +54,7 @@ async function withStreamsRemoved(
 }
 
 /**
- * install → typecheck → build → its own tests → the built server: /health 200, /ready 200 with every
+ * install → typecheck → lint → build → its own tests → the built server: /health 200, /ready 200 with every
  * dependency up, and with a database also /ready 503 (database down) when DATABASE_URL points at a closed port.
  * `prepare` makes the service (generate it, or generate and run messaging on it) and returns its folder.
  */
@@ -86,6 +86,10 @@ export function describeService(
 
     it('type-checks', async () => {
       await timed('typecheck', () => npmRun(service, 'typecheck'));
+    }, STEP_TIMEOUT);
+
+    it('lints', async () => {
+      await timed('lint', () => npmRun(service, 'lint'));
     }, STEP_TIMEOUT);
 
     it('builds', async () => {

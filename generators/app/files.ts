@@ -6,6 +6,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('tsconfig.json.ejs'),
   templateFile('tsconfig.build.json.ejs'),
   templateFile('jest.config.js.ejs'),
+  templateFile('eslint.config.mjs.ejs'),
   templateFile('_env.example.ejs'),
   templateFile('_gitignore'),
   templateFile('_dockerignore'),
@@ -36,6 +37,9 @@ export const packages: PackagesByFeature = {
     'ts-jest',
     '@types/jest',
     'tsx',
+    'eslint',
+    '@eslint/js',
+    'typescript-eslint',
   ],
   database: [
     '@fastify/postgres',
@@ -64,6 +68,7 @@ export function packageJsonFor(serviceName: string) {
       test: 'jest',
       'test:integration': 'jest test/integration',
       typecheck: 'tsc --noEmit',
+      lint: 'eslint .',
     },
   };
 }
