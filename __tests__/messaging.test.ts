@@ -318,7 +318,7 @@ describe('docs/EVENTS.md', () => {
   /** `NAME: { … }` properties of the env-schema in src/messaging/config.ts, with their default or (none). */
   const read = (source: string) =>
     Object.fromEntries(
-      [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): \{[^\n]*?(?:default: ('[^']*'|-?\d+) )?\},?$/gm)].map((match) => [
+      [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): \{[^\n]*?(?:default: ('[^']*'|-?\d+|true|false) )?\},?$/gm)].map((match) => [
         match[1],
         match[2]?.replace(/'/g, '') ?? '(none)',
       ]),
