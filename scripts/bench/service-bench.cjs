@@ -128,7 +128,8 @@ async function buildService(service, phase, { subscriber, outbox = false }) {
   await app.register(service.database, { connectionString: settings.databaseUrl });
   if (service.metrics) await app.register(service.metrics, options);
   await app.register(service.natsPublisher, options);
-  if (outbox) await app.register(service.outbox, { schema: OUTBOX_SCHEMA });
+  // The subscriber of a service with a database depends on the outbox (its handlers write through it).
+  if (outbox || (subscriber && service.outbox)) await app.register(service.outbox, { schema: OUTBOX_SCHEMA });
   if (subscriber) await app.register(service.natsSubscriber, options);
   return app;
 }
