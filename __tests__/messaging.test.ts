@@ -108,7 +108,7 @@ describe('saasquatch:messaging on a service made by saasquatch without messaging
     const result = await runMessaging().cd(folder);
     result.assertFileContent(
       'src/app.ts',
-      /await app\.register\(database, [^\n]+\n {2}await app\.register\(natsPublisher\);\n {2}await app\.register\(outbox\);\n {2}await app\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins/,
+      /await app\.register\(database, [^\n]+\n {2}await app\.register\(metrics\);\n {2}await app\.register\(natsPublisher\);\n {2}await app\.register\(outbox\);\n {2}await app\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins/,
     );
     result.assertFileContent('src/app.ts', "import natsPublisher from './plugins/nats-publisher';");
     result.assertFileContent('src/app.ts', "import natsSubscriber from './plugins/nats-subscriber';");
@@ -193,7 +193,7 @@ describe('saasquatch:messaging on an existing service without .yo-rc.json', () =
     const result = await foreignService(FOREIGN_APP);
     result.assertFileContent(
       'src/app.ts',
-      /server\.get[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(database\);[^\n]*\n {2}await server\.register\(natsPublisher\);\n {2}await server\.register\(outbox\);\n {2}await server\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins\n {2}return server;/,
+      /server\.get[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(database\);[^\n]*\n {2}await server\.register\(metrics\);\n {2}await server\.register\(natsPublisher\);\n {2}await server\.register\(outbox\);\n {2}await server\.register\(natsSubscriber\);\n {2}\/\/ saasquatch:register-plugins\n {2}return server;/,
     );
     result.assertFileContent('src/app.ts', "import readiness from './plugins/readiness';");
     // The subscriber's tenant handlers need fastify.pg: a pg dependency alone does not register it.
@@ -207,7 +207,7 @@ describe('saasquatch:messaging on an existing service without .yo-rc.json', () =
     result.assertNoFileContent('src/app.ts', 'register(database)');
     result.assertFileContent(
       'src/app.ts',
-      /register\(fastifyPostgres[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(natsPublisher\);/,
+      /register\(fastifyPostgres[^\n]+\n {2}await server\.register\(readiness\);\n {2}await server\.register\(metrics\);\n {2}await server\.register\(natsPublisher\);/,
     );
   });
 
@@ -252,7 +252,7 @@ describe('saasquatch:messaging edits structurally', () => {
       .withOptions({ database: false });
     result.assertFileContent(
       'src/app.ts',
-      "} from './settings';\nimport natsPublisher from './plugins/nats-publisher';\nimport natsSubscriber from './plugins/nats-subscriber';\nimport readiness from './plugins/readiness';\n\nexport",
+      "} from './settings';\nimport metrics from './plugins/metrics';\nimport natsPublisher from './plugins/nats-publisher';\nimport natsSubscriber from './plugins/nats-subscriber';\nimport readiness from './plugins/readiness';\n\nexport",
     );
   });
 

@@ -15,10 +15,13 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/messaging/consuming.ts.ejs'),
   templateFile('src/messaging/dead-letters.ts.ejs'),
   templateFile('src/messaging/dead-letter-queue.ts.ejs'),
+  templateFile('src/messaging/event-metrics.ts.ejs'),
+  templateFile('src/messaging/trace-context.ts.ejs'),
   templateFile('src/tools/dlq.ts.ejs'),
   templateFile('src/tools/dlq-arguments.ts.ejs'),
   templateFile('src/tools/dlq-output.ts.ejs'),
   templateFile('src/types/events.ts.ejs'),
+  templateFile('src/plugins/metrics.ts.ejs'),
   templateFile('src/plugins/nats-publisher.ts.ejs'),
   templateFile('src/plugins/nats-subscriber.ts.ejs'),
   templateFile('src/handlers/built-in-handlers.database.ts.ejs', { as: 'src/handlers/built-in-handlers.ts', when: 'database' }),
@@ -37,6 +40,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
   templateFile('test/integration/dlq-tool.test.ts.ejs'),
+  templateFile('test/integration/observability.test.ts.ejs'),
   templateFile('test/integration/dlq-replay-order.test.ts.ejs', { when: 'database' }),
   templateFile('test/integration/projection.test.ts.ejs', { when: 'database' }),
   templateFile('docs/EVENTS.md.ejs'),
@@ -56,6 +60,11 @@ export const packages: PackagesByFeature = {
     'yaml',
     'fastify',
     'fastify-plugin',
+    'prom-client',
+    'fastify-metrics', // 12.x: the last on prom-client (13 and later want @platformatic/prom-client)
+    '@opentelemetry/api',
+    '@opentelemetry/core', // the W3C propagator the trace test installs, as an OpenTelemetry SDK would
+    '@opentelemetry/context-async-hooks', // the context manager the trace test installs, as an SDK would
     'testcontainers',
     '@testcontainers/nats',
     'json-schema-to-ts',

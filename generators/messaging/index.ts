@@ -32,6 +32,7 @@ export const REGISTER_NEEDLE = '// saasquatch:register-plugins';
 const APP_TEMPLATES = fileURLToPath(new URL('../app/templates/', import.meta.url));
 
 const PLUGIN_IMPORTS = [
+  "import metrics from './plugins/metrics';",
   "import natsPublisher from './plugins/nats-publisher';",
   "import natsSubscriber from './plugins/nats-subscriber';",
 ];
@@ -219,6 +220,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     const registrations = (app: string) => [
       ...(needsReadiness ? [`await ${app}.register(readiness);`] : []),
       ...(this.addsDatabasePlugin ? [`await ${app}.register(database); // PostgreSQL at DATABASE_URL`] : []),
+      `await ${app}.register(metrics);`,
       `await ${app}.register(natsPublisher);`,
       ...(this.service.database ? [`await ${app}.register(outbox);`] : []),
       `await ${app}.register(natsSubscriber);`,

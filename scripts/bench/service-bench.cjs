@@ -81,6 +81,7 @@ function loadService() {
   return {
     readiness: mod('plugins/readiness.js'),
     database: mod('plugins/database.js'),
+    metrics: fs.existsSync(dist('plugins/metrics.js')) ? mod('plugins/metrics.js') : undefined,
     natsPublisher: mod('plugins/nats-publisher.js'),
     natsSubscriber: mod('plugins/nats-subscriber.js'),
     outbox: fs.existsSync(dist('plugins/outbox.js')) ? mod('plugins/outbox.js') : undefined,
@@ -125,9 +126,10 @@ async function buildService(service, phase, { subscriber, outbox = false }) {
   const app = Fastify({ logger: { level: settings.logLevel, name: settings.serviceName, stream: logSink } });
   await app.register(service.readiness);
   await app.register(service.database, { connectionString: settings.databaseUrl });
+  if (service.metrics) await app.register(service.metrics, options);
   await app.register(service.natsPublisher, options);
-  // The subscriber depends on the outbox (its handlers' transactions and tenant.ready go through it).
-  if (outbox || subscriber) await app.register(service.outbox, { schema: OUTBOX_SCHEMA });
+  // The subscriber of a service with a database depends on the outbox (its handlers write through it).
+  if (outbox || (subscriber && service.outbox)) await app.register(service.outbox, { schema: OUTBOX_SCHEMA });
   if (subscriber) await app.register(service.natsSubscriber, options);
   return app;
 }
