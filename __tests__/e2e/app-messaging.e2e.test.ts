@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { STEP_TIMEOUT, describeService } from '../support/e2e-service.js';
-import { generateService, typeCheckEventsDocExamples, withServer } from '../support/e2e.js';
+import { generateService, typeCheckEventsDocExamples, until, withServer } from '../support/e2e.js';
 import { PrivateNatsServer } from '../support/nats-server.js';
 
 let withoutDatabase: string | undefined;
@@ -39,13 +39,6 @@ interface NatsClient {
 }
 type CreateEvent = (type: string, tenantId: string, data: Record<string, string>) => { id: string; type: string };
 
-async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('a built service with message queue while NATS restarts', () => {
   let nats: PrivateNatsServer | undefined;
@@ -78,15 +71,15 @@ describe('a built service with message queue while NATS restarts', () => {
       const natsStatus = async () => ((await running.get('/ready')).body as { checks: { nats?: { status: string } } }).checks.nats?.status;
 
       const before = await publish('before-restart');
-      await until('the event published before the restart to be handled', () => handled(before.id));
+      await until('the event published before the restart to be handled', () => handled(before.id), 30_000);
 
       await server.kill();
-      await until('/ready to report NATS down', async () => (await natsStatus()) === 'down');
+      await until('/ready to report NATS down', async () => (await natsStatus()) === 'down', 30_000);
       await server.start(); // same port, same JetStream store: the stream and the durable consumer are still there
-      await until('the service to reconnect', async () => (await natsStatus()) === 'up');
+      await until('the service to reconnect', async () => (await natsStatus()) === 'up', 30_000);
 
       const after = await publish('after-restart');
-      await until('the event published after the restart to be handled', () => handled(after.id));
+      await until('the event published after the restart to be handled', () => handled(after.id), 30_000);
       expect(running.output()).toMatch(/NATS disconnected/);
       expect(running.output()).toMatch(/NATS reconnected/);
     });

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, startServer, type RunningServer } from '../support/e2e.js';
+import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, startServer, until, type RunningServer } from '../support/e2e.js';
 import { PrivateNatsCluster } from '../support/nats-server.js';
 
 /** The parts of the service's `nats` and `pg` packages, and of its built code, that the tests use. */
@@ -54,15 +54,6 @@ let jsm: JetStreamManager;
 const servers: RunningServer[] = [];
 const published: { id: string; type: string }[] = [];
 
-async function until<T>(what: string, probe: () => Promise<T | false | undefined> | T | false | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== false && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function withDatabase<T>(work: (client: InstanceType<ServiceModules['Client']>) => Promise<T>): Promise<T> {
   const client = new modules.Client({ connectionString: DATABASE_URL });

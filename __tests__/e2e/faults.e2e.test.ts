@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL, NATS_URL, eventsEnv, generateService, natsStreams, npmInstall, npmRun, startServer, type RunningServer } from '../support/e2e.js';
+import { DATABASE_URL, eventsEnv, generateService, NATS_URL, natsStreams, npmInstall, npmRun, startServer, until, type RunningServer } from '../support/e2e.js';
 import { PrivateNatsServer } from '../support/nats-server.js';
 import { PrivatePostgresServer } from '../support/postgres-server.js';
 
@@ -46,15 +46,6 @@ beforeAll(async () => {
   console.log(`[e2e] faults: service generated, installed and built in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 }, 600_000);
 
-async function until<T>(what: string, probe: () => Promise<T | false | undefined> | T | false | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== false && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** The outage itself: a fixed length is the scenario, not a wait for a condition. */
 const outage = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

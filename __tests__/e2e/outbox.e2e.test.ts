@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, serviceEnv } from '../support/e2e.js';
+import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, serviceEnv, until } from '../support/e2e.js';
 import { PrivateNatsServer } from '../support/nats-server.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('../support/outbox-relay-child.cjs', import.meta.url));
@@ -49,15 +49,6 @@ interface NatsConnection {
   close(): Promise<void>;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A relaying instance of the service in a process of its own. */
 class RelayChild {
@@ -73,7 +64,7 @@ class RelayChild {
   }
 
   async ready(): Promise<void> {
-    await until(`the relay child to start:\n${this.output}`, () => this.output.includes('relay child ready') || this.process.exitCode !== null, 30_000);
+    await until(`the relay child to start:\n${this.output}`, () => this.output.includes('relay child ready') || this.process.exitCode !== null, 30_000, 20);
     if (this.process.exitCode !== null) throw new Error(`the relay child exited with ${this.process.exitCode}:\n${this.output}`);
   }
 
@@ -209,14 +200,14 @@ describe('the outbox of a built service under faults', () => {
     await nats.kill();
     const downSince = Date.now();
     const written = await writeThroughOutbox(names.EVENTS_SUBJECT_PREFIX!);
-    await until('the relay to fail and back off', () => relay.output.includes('outbox relay failed'));
+    await until('the relay to fail and back off', () => relay.output.includes('outbox relay failed'), 60_000, 20);
     expect(await outboxRows()).toBe(WRITERS * EVENTS_PER_WRITER);
     // The outage lasts OUTAGE_MS whatever the machine's speed: its length is what this test is about.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_MS - (Date.now() - downSince))));
     expect(await outboxRows()).toBe(WRITERS * EVENTS_PER_WRITER);
     await nats.start(); // same port and store: the stream the relay created is still there
 
-    await until('an empty outbox', async () => (await outboxRows()) === 0, 60_000);
+    await until('an empty outbox', async () => (await outboxRows()) === 0, 60_000, 20);
     expectEachOnceInWriteOrder(await storedEvents(names.EVENTS_STREAM!), written);
     expect(relay.alive, 'the relaying process lived through the outage').toBe(true);
     expect(relay.output).toContain('outbox relay recovered');
@@ -241,7 +232,7 @@ describe('the outbox of a built service under faults', () => {
         seen = await until('the stream to grow', async () => {
           const count = await storedCount(stream, nc);
           return count > seen ? count : (await outboxRows()) === 0 ? -1 : false;
-        }, 30_000);
+        }, 30_000, 20);
         if (seen === -1) break; // everything was relayed before the relay could be caught in the gap
         relay.process.kill('SIGSTOP');
         storedAndStillInOutbox = (await storedCount(stream, nc)) + (await outboxRows()) - total;
@@ -255,7 +246,7 @@ describe('the outbox of a built service under faults', () => {
 
     const second = startRelay(names);
     await second.ready();
-    await until('an empty outbox', async () => (await outboxRows()) === 0, 60_000);
+    await until('an empty outbox', async () => (await outboxRows()) === 0, 60_000, 20);
     expectEachOnceInWriteOrder(await storedEvents(names.EVENTS_STREAM!), written);
     await second.stop('SIGTERM');
   }, 180_000);

@@ -450,3 +450,19 @@ export async function typeCheckEventsDocExamples(service: string): Promise<numbe
   }
   return blocks.length;
 }
+
+/** Polls `probe` every `intervalMs` until it returns something other than false or undefined, or the deadline passes. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | false | undefined> | T | false | undefined,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== false && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
