@@ -5,6 +5,7 @@
 const Fastify = require('fastify');
 const fastifyPostgres = require('@fastify/postgres');
 const readiness = require('./dist/plugins/readiness').default;
+const metrics = require('./dist/plugins/metrics').default;
 const natsPublisher = require('./dist/plugins/nats-publisher').default;
 const outbox = require('./dist/plugins/outbox').default;
 
@@ -12,6 +13,8 @@ async function main() {
   const app = Fastify({ logger: { level: 'debug' } });
   await app.register(readiness);
   await app.register(fastifyPostgres, { connectionString: process.env.DATABASE_URL });
+  // As src/app.ts registers them: the publisher and the outbox count into the metrics registry.
+  await app.register(metrics);
   await app.register(natsPublisher);
   await app.register(outbox, {
     schema: process.env.OUTBOX_TEST_SCHEMA,
