@@ -125,10 +125,11 @@ describeService(
     expect(saved).toMatchObject({ serviceName: 'billing-api', database: true, messageQueue: true });
     const app = readFileSync(join(service, 'src/app.ts'), 'utf8');
     expect(app).toMatch(
-      /await server\.register\(readiness\);\n\s*await server\.register\(database\);[^\n]*\n\s*await server\.register\(natsPublisher\);\n\s*await server\.register\(outbox\);\n\s*await server\.register\(natsSubscriber\);/,
+      /await server\.register\(readiness\);\n\s*await server\.register\(database\);[^\n]*\n\s*await server\.register\(metrics\);\n\s*await server\.register\(natsPublisher\);\n\s*await server\.register\(outbox\);\n\s*await server\.register\(natsSubscriber\);/,
     );
     return service;
   },
   // It has no server.ts to start: its own tests build the app.
-  { server: false },
+  // Not ours to lint: its own package.json has no lint script (linting is the app generator's feature).
+  { server: false, lint: false },
 );

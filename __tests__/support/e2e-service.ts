@@ -62,7 +62,7 @@ export function describeService(
   label: string,
   features: Features,
   prepare: () => Promise<string>,
-  options: { server?: boolean } = {},
+  options: { server?: boolean; lint?: boolean } = {},
 ): void {
   describe(label, () => {
     let service: string;
@@ -88,9 +88,11 @@ export function describeService(
       await timed('typecheck', () => npmRun(service, 'typecheck'));
     }, STEP_TIMEOUT);
 
-    it('lints', async () => {
-      await timed('lint', () => npmRun(service, 'lint'));
-    }, STEP_TIMEOUT);
+    if (options.lint !== false) {
+      it('lints', async () => {
+        await timed('lint', () => npmRun(service, 'lint'));
+      }, STEP_TIMEOUT);
+    }
 
     it('builds', async () => {
       await timed('build', () => npmRun(service, 'build'));
