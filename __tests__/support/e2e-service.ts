@@ -2,7 +2,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CLOSED_DATABASE_URL,
-  SERVICE_NODE_MAJOR,
   assertSucceeded,
   eventsEnv,
   natsStreams,
@@ -10,6 +9,7 @@ import {
   npmRun,
   run,
   runServiceTests,
+  serviceNodeVersion,
   withServer,
   type HttpAnswer,
 } from './e2e.js';
@@ -80,7 +80,7 @@ export function describeService(
       // npm and every script of the service find this `node` first on PATH.
       const node = assertSucceeded('node --version', await run('node', ['--version'], { cwd: service })).stdout.trim();
       console.log(`[e2e] ${label}: runs on Node ${node}`);
-      expect(node).toMatch(new RegExp(`^v${SERVICE_NODE_MAJOR}\\.`));
+      expect(node).toMatch(new RegExp(`^v${serviceNodeVersion()}\\.`));
       await timed('npm install', () => npmInstall(service));
     }, 600_000);
 

@@ -59,42 +59,53 @@ export function tempFolder(prefix = 'saasquatch-e2e-'): string {
  * The npm registry's `node-<platform>-<arch>` package ships its binary: it is installed once per machine into
  * the system's temporary folder and reused by every test file and run.
  */
-export const SERVICE_NODE_MAJOR = 22;
+const SERVICE_NODE_MAJOR = 22;
 const SERVICE_NODE_PACKAGE = `node-${process.platform}-${process.arch}`;
-const SERVICE_NODE_CACHE = join(tmpdir(), `saasquatch-e2e-node-${SERVICE_NODE_MAJOR}`);
 
+let serviceNodeMajor = SERVICE_NODE_MAJOR;
 let serviceNodeBin: string | undefined;
 
+/** Runs this test file's services on another Node.js major (call it at the top level, before any test runs). */
+export function useServiceNode(major: number): void {
+  serviceNodeMajor = major;
+}
+
+/** The Node.js major this test file runs its services on. */
+export function serviceNodeVersion(): number {
+  return serviceNodeMajor;
+}
+
 /** The folder holding the service's `node`; npm, tsc and jest (`#!/usr/bin/env node`) run on it when first on PATH. */
-async function installServiceNode(): Promise<string> {
-  if (Number(process.versions.node.split('.')[0]) === SERVICE_NODE_MAJOR) return join(process.execPath, '..');
+async function installServiceNode(major: number): Promise<string> {
+  if (Number(process.versions.node.split('.')[0]) === major) return join(process.execPath, '..');
+  const cache = join(tmpdir(), `saasquatch-e2e-node-${major}`);
   const bin = (root: string) => join(root, 'node_modules', SERVICE_NODE_PACKAGE, 'bin');
-  if (existsSync(join(bin(SERVICE_NODE_CACHE), 'node'))) return bin(SERVICE_NODE_CACHE);
+  if (existsSync(join(bin(cache), 'node'))) return bin(cache);
   // Test files start in parallel: each installs into a folder of its own and the first rename wins.
-  const staging = mkdtempSync(`${SERVICE_NODE_CACHE}-`);
+  const staging = mkdtempSync(`${cache}-`);
   const start = Date.now();
   try {
     writeFileSync(join(staging, 'package.json'), '{"private":true}\n');
     assertSucceeded(
-      `npm install ${SERVICE_NODE_PACKAGE}@${SERVICE_NODE_MAJOR}`,
-      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `${SERVICE_NODE_PACKAGE}@${SERVICE_NODE_MAJOR}`], {
+      `npm install ${SERVICE_NODE_PACKAGE}@${major}`,
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `${SERVICE_NODE_PACKAGE}@${major}`], {
         cwd: staging,
       }),
     );
     try {
-      renameSync(staging, SERVICE_NODE_CACHE);
+      renameSync(staging, cache);
     } catch (error) {
-      if (!existsSync(join(bin(SERVICE_NODE_CACHE), 'node'))) throw error;
+      if (!existsSync(join(bin(cache), 'node'))) throw error;
     }
-    console.log(`[e2e] installed ${SERVICE_NODE_PACKAGE}@${SERVICE_NODE_MAJOR} in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    console.log(`[e2e] installed ${SERVICE_NODE_PACKAGE}@${major} in ${((Date.now() - start) / 1000).toFixed(1)} s`);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  return bin(SERVICE_NODE_CACHE);
+  return bin(cache);
 }
 
 beforeAll(async () => {
-  serviceNodeBin = await installServiceNode();
+  serviceNodeBin = await installServiceNode(serviceNodeMajor);
 }, 300_000);
 
 /** The `node` binary of the generated services. */
