@@ -118,8 +118,8 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     this.option('database', { type: Boolean, description: 'Use PostgreSQL for tenants and users (default: saved answer, else detected from a pg dependency)' });
   }
 
-  #given<T>(name: string): T | undefined {
-    return readOption<T>(this.options as Record<string, unknown>, name);
+  #given<Name extends keyof MessagingOptions>(name: Name): MessagingOptions[Name] | undefined {
+    return readOption(this.options, name);
   }
 
   /**
@@ -136,11 +136,11 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     }
     const saved = this.config.getAll() as Partial<ServiceConfig>;
     const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
-    const name = this.#given<string>('service-name') ?? saved.serviceName ?? (pkg.name ? unscoped(pkg.name) : undefined);
+    const name = this.#given('serviceName') ?? saved.serviceName ?? (pkg.name ? unscoped(pkg.name) : undefined);
     if (!name) throw new UsageError('No service name: package.json has no "name"; pass --service-name.');
     const dependencies = { ...pkg.dependencies, ...pkg.devDependencies };
     const database =
-      this.#given<boolean>('database') ?? saved.database ?? ('pg' in dependencies || '@fastify/postgres' in dependencies);
+      this.#given('database') ?? saved.database ?? ('pg' in dependencies || '@fastify/postgres' in dependencies);
     return { serviceName: assertServiceName(name), database };
   }
 
