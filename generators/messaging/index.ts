@@ -162,7 +162,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
 
   /** Whether src/app.ts, or a plugin of the service, already registers @fastify/postgres. */
   #registersPostgres(): boolean {
-    const app = this.fs.read(this.destinationPath('src/app.ts'))!;
+    const app = this.fs.read(this.destinationPath('src/app.ts'));
     if (POSTGRES_IMPORT.test(app) || app.includes("from './plugins/database'")) return true;
     const src = this.destinationPath('src');
     // A composing generator may have written src/app.ts in memory only, with no folder on disk yet.
@@ -199,7 +199,9 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     const scripts = Object.fromEntries(Object.entries(scriptsToAdd).filter(([name]) => !(name in (pkg.scripts ?? {}))));
     if (Object.keys(dependencies).length + Object.keys(devDependencies).length + Object.keys(scripts).length === 0) return;
     const packageJson = this.destinationPath('package.json');
-    editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { scripts, dependencies, devDependencies }));
+    editInPlace(this.fs, packageJson, () => {
+      this.fs.extendJSON(packageJson, { scripts, dependencies, devDependencies });
+    });
   }
 
   /**
@@ -208,7 +210,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
    */
   #registerPlugins(): void {
     const appFile = this.destinationPath('src/app.ts');
-    const original = this.fs.read(appFile)!;
+    const original = this.fs.read(appFile);
     const instance = /^\s*(?:const|let)\s+(\w+)\s*=\s*(?:await\s+)?[Ff]astify\(/m.exec(original)?.[1];
     const needsReadiness = !original.includes("from './plugins/readiness'");
     const imports = [
@@ -265,7 +267,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
   #editIfPresent(file: string, edit: (content: string) => string): void {
     const path = this.destinationPath(file);
     if (!this.fs.exists(path)) return;
-    const content = this.fs.read(path)!;
+    const content = this.fs.read(path);
     const updated = edit(content);
     if (updated !== content) editInPlace(this.fs, path, () => this.fs.write(path, updated));
   }
