@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { QueuedAdapter } from '@yeoman/adapter';
 import { Command, type Option } from 'commander';
 import { addEnvironmentOptions, createEnv } from 'yeoman-environment';
+import type Generator from 'yeoman-generator';
 import { HeadlessAdapter } from './headless-adapter.js';
 
 const GENERATORS = ['app', 'messaging', 'event'] as const;
@@ -35,8 +36,8 @@ async function generatorCommand(name: (typeof GENERATORS)[number], headless: boo
   const meta = environment.register(fileURLToPath(new URL(`../generators/${name}/index.js`, import.meta.url)), {
     namespace: `saasquatch:${name}`,
   });
-  const help = (await meta.instantiateHelp()) as { description?: string } & Parameters<YeomanCommand['registerGenerator']>[0];
-  const command = addEnvironmentOptions().name(name).description(help.description ?? '');
+  const help = await meta.instantiateHelp<Generator>();
+  const command = addEnvironmentOptions().name(name).description(help.description);
   command.env = environment;
   command.registerGenerator(help);
   command.action(async function (this: Command) {
@@ -51,8 +52,8 @@ function commandsAndOptions(program: Command, generatorOptions: Map<string, Set<
   const rows: [string, string][] = [];
   for (const command of program.commands) {
     rows.push([`${command.name()}${command.name() === 'app' ? ' (default)' : ''}`, command.description()]);
-    const shown = (option: Option) =>
-      generatorOptions.get(command.name())!.has(option.long ?? '') || ENVIRONMENT_OPTIONS_SHOWN.includes(option.long ?? '');
+    const ownOptions = generatorOptions.get(command.name()) ?? new Set<string>();
+    const shown = (option: Option) => ownOptions.has(option.long ?? '') || ENVIRONMENT_OPTIONS_SHOWN.includes(option.long ?? '');
     for (const option of help.visibleOptions(command).filter(shown)) rows.push([`  ${help.optionTerm(option)}`, option.description]);
   }
   const width = Math.max(...rows.map(([term]) => term.length));

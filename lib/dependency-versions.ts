@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { Features } from './service-config.js';
 import { applies, type When } from './template-files.js';
 
+/** Ranges by package name; a package the table lacks reads as `undefined`. */
 interface VersionTable {
-  dependencies: Readonly<Record<string, string>>;
-  devDependencies: Readonly<Record<string, string>>;
+  dependencies: Readonly<Partial<Record<string, string>>>;
+  devDependencies: Readonly<Partial<Record<string, string>>>;
 }
 
 /** The one version table (`lib/dependency-versions/package.json`): whether a package is a dev dependency, and its range. */

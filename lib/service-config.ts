@@ -47,8 +47,14 @@ export function assertServiceName(name: string): string {
   return name;
 }
 
-/** `--foo-bar` is read by Yeoman as `fooBar` or `foo-bar` depending on the runner; accept both. */
-export function readOption<T>(options: Record<string, unknown>, kebabName: string): T | undefined {
-  const camelName = kebabName.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
-  return (options[camelName] ?? options[kebabName]) as T | undefined;
+/**
+ * The option `name` (camelCase) of a generator's `options`, with the type the generator declares for it: `--foo-bar`
+ * is read by Yeoman as `fooBar` or `foo-bar` depending on the runner; accept both.
+ */
+export function readOption<Options extends object, Name extends keyof Options & string>(
+  options: Options,
+  name: Name,
+): Options[Name] | undefined {
+  const kebabName = name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+  return options[name] ?? (options as Partial<Record<string, Options[Name]>>)[kebabName];
 }

@@ -48,10 +48,16 @@ export const packages: PackagesByFeature = {
   ],
 };
 
+function fileWritingTo(destination: string): TemplateFile {
+  const file = files.find((entry) => entry.destination === destination);
+  if (!file) throw new Error(`generators/app/files.ts lists no file for ${destination}`);
+  return file;
+}
+
 /** The readiness plugin the messaging plugins depend on; messaging writes it into services that lack it. */
-export const readinessPlugin = files.find((entry) => entry.destination === 'src/plugins/readiness.ts')!;
+export const readinessPlugin = fileWritingTo('src/plugins/readiness.ts');
 /** The database plugin, which messaging writes into a service whose database the subscriber cannot reach yet. */
-export const databasePlugin = files.find((entry) => entry.destination === 'src/plugins/database.ts')!;
+export const databasePlugin = fileWritingTo('src/plugins/database.ts');
 
 export function packageJsonFor(serviceName: string) {
   return {

@@ -32,7 +32,7 @@ export const MESSAGING_GENERATOR = fileURLToPath(new URL('../messaging/index.js'
 function savedConfigIn(folder: string): ServiceConfig | undefined {
   const file = join(folder, '.yo-rc.json');
   if (!existsSync(file)) return undefined;
-  const saved = (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Partial<ServiceConfig>>)[CONFIG_KEY];
+  const saved = (JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<string, Partial<ServiceConfig>>>)[CONFIG_KEY];
   if (!saved?.serviceName) return undefined;
   return { serviceName: saved.serviceName, database: saved.database === true, messageQueue: saved.messageQueue === true };
 }
@@ -63,13 +63,13 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
     this.option('here', { type: Boolean, description: 'Generate into the current folder instead of ./<service-name>' });
   }
 
-  #given<T>(name: string): T | undefined {
-    return readOption<T>(this.options as Record<string, unknown>, name);
+  #given<Name extends keyof AppOptions>(name: Name): AppOptions[Name] | undefined {
+    return readOption(this.options, name);
   }
 
   initializing(): void {
-    const name = this.#given<string>('service-name');
-    if (name !== undefined) assertServiceName(String(name));
+    const name = this.#given('serviceName');
+    if (name !== undefined) assertServiceName(name);
     const cwd = this.destinationRoot();
     this.savedFolder = [cwd, ...(name ? [join(cwd, name)] : [])].find((folder) => savedConfigIn(folder));
     this.saved = this.savedFolder ? savedConfigIn(this.savedFolder) : undefined;
@@ -81,7 +81,7 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
     if (this.saved) {
       for (const feature of ['database', 'messageQueue'] as const) {
         const flag = feature === 'database' ? 'database' : 'message-queue';
-        if (this.saved[feature] && this.#given<boolean>(flag) === false) {
+        if (this.saved[feature] && this.#given(feature) === false) {
           throw new UsageError(`--no-${flag} conflicts with this service, which already has ${flag}; features are not removed.`);
         }
       }
@@ -90,12 +90,12 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
 
   async prompting(): Promise<void> {
     const fromOptions: Partial<ServiceConfig> = {
-      serviceName: this.#given<string>('service-name') ?? this.saved?.serviceName,
-      database: this.#given<boolean>('database') ?? this.saved?.database,
-      messageQueue: this.#given<boolean>('message-queue') ?? this.saved?.messageQueue,
+      serviceName: this.#given('serviceName') ?? this.saved?.serviceName,
+      database: this.#given('database') ?? this.saved?.database,
+      messageQueue: this.#given('messageQueue') ?? this.saved?.messageQueue,
     };
     const defaults = { ...DEFAULT_ANSWERS, serviceName: this.#defaultServiceName() };
-    const unanswered = (key: keyof ServiceConfig): boolean => fromOptions[key] === undefined && !this.#given<boolean>('defaults');
+    const unanswered = (key: keyof ServiceConfig): boolean => fromOptions[key] === undefined && !this.#given('defaults');
 
     const answers = await this.prompt<Partial<ServiceConfig>>([
       {
@@ -122,7 +122,7 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
       },
     ]);
     this.answers = {
-      serviceName: assertServiceName(String(answers.serviceName ?? fromOptions.serviceName ?? defaults.serviceName)),
+      serviceName: assertServiceName(answers.serviceName ?? fromOptions.serviceName ?? defaults.serviceName),
       database: answers.database ?? fromOptions.database ?? defaults.database,
       messageQueue: answers.messageQueue ?? fromOptions.messageQueue ?? defaults.messageQueue,
     };
@@ -131,7 +131,7 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
   configuring(): void {
     const cwd = this.destinationRoot();
     const target =
-      this.savedFolder ?? (this.#given<boolean>('here') || isEmptyFolder(cwd) ? cwd : join(cwd, this.answers.serviceName));
+      this.savedFolder ?? (this.#given('here') || isEmptyFolder(cwd) ? cwd : join(cwd, this.answers.serviceName));
     if (holdsAnotherProject(target, this.answers.serviceName)) {
       const shown = relative(cwd, target) || '.';
       throw new UsageError(
@@ -183,7 +183,7 @@ export default class AppGenerator extends Generator<ServiceConfig, AppOptions> {
   #defaultServiceName(): string {
     const cwd = this.destinationRoot();
     const folderName = basename(cwd);
-    if ((this.#given<boolean>('here') || isEmptyFolder(cwd)) && !serviceNameProblem(folderName)) return folderName;
+    if ((this.#given('here') || isEmptyFolder(cwd)) && !serviceNameProblem(folderName)) return folderName;
     return DEFAULT_ANSWERS.serviceName;
   }
 }

@@ -24,7 +24,7 @@ export type EventOptions = BaseOptions & {
 };
 
 /** What `.yo-rc.json` keeps of the events this generator added: type → fields as `--field` takes them. */
-type SavedEvents = Record<string, string[]>;
+type SavedEvents = Partial<Record<string, string[]>>;
 
 const EVENTS_FILE = 'src/types/events.ts';
 const REGISTRY_FILE = 'src/handlers/event-handlers.ts';
@@ -104,13 +104,14 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
     const { type } = this.definition;
     this.names = eventNames(type);
     this.#assertMessaging();
-    const saved = (this.config.get('events') ?? {}) as SavedEvents;
+    const saved: SavedEvents = this.config.get('events') ?? {};
     const specs = this.definition.fields.map(fieldSpec);
-    const events = this.fs.read(this.destinationPath(EVENTS_FILE))!;
-    if (saved[type]) {
-      if (saved[type].join(' ') !== specs.join(' ')) {
+    const events = this.fs.read(this.destinationPath(EVENTS_FILE));
+    const savedSpecs = saved[type];
+    if (savedSpecs) {
+      if (savedSpecs.join(' ') !== specs.join(' ')) {
         throw new UsageError(
-          `Event ${type} exists already with other fields (${saved[type].join(' ') || 'tenantId only'}); change it by hand, or choose another name.`,
+          `Event ${type} exists already with other fields (${savedSpecs.join(' ') || 'tenantId only'}); change it by hand, or choose another name.`,
         );
       }
       this.unchanged = true;
@@ -119,16 +120,17 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
     if (events.includes(`'${type}':`)) throw new UsageError(`Event ${type} exists already in ${EVENTS_FILE}; choose another name.`);
     const clash = Object.keys(saved).find((other) => eventNames(other).handler === this.names.handler);
     if (clash) throw new UsageError(`Event ${type} would share the handler name ${this.names.handler} with ${clash}; choose another name.`);
-    if (!events.includes(SCHEMAS_NEEDLE)) {
+    const eventsWithSchema = insertBlockBefore(events, SCHEMAS_NEEDLE, schemaEntry(this.definition));
+    if (eventsWithSchema === undefined) {
       throw new UsageError(`${EVENTS_FILE} has no "${SCHEMAS_NEEDLE}" line inside EventSchemas: add it as the object's last line, then run again.`);
     }
 
     const registry = this.destinationPath(REGISTRY_FILE);
-    if (this.fs.exists(registry) && !this.fs.read(registry)!.includes(HANDLERS_NEEDLE)) {
+    if (this.fs.exists(registry) && !this.fs.read(registry).includes(HANDLERS_NEEDLE)) {
       throw new UsageError(`${REGISTRY_FILE} has no "${HANDLERS_NEEDLE}" line: add it as the last line of registerEventHandlers, then run again.`);
     }
 
-    this.#writeTypes(events);
+    this.#writeTypes(eventsWithSchema);
     this.#writeHandler();
     this.#writeDocs();
     this.fs.copyTpl(this.templatePath('test/integration/events/event.test.ts.ejs'), this.destinationPath(this.names.testFile), {
@@ -182,12 +184,12 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
 
   #edit(file: string, change: (content: string) => string): void {
     const path = this.destinationPath(file);
-    editInPlace(this.fs, path, () => this.fs.write(path, change(this.fs.read(path)!)));
+    editInPlace(this.fs, path, () => this.fs.write(path, change(this.fs.read(path))));
   }
 
   /** The schema, from which the event's type follows (src/types/events.ts derives EventMap from EventSchemas). */
-  #writeTypes(events: string): void {
-    this.#edit(EVENTS_FILE, () => insertBlockBefore(events, SCHEMAS_NEEDLE, schemaEntry(this.definition))!);
+  #writeTypes(eventsWithSchema: string): void {
+    this.#edit(EVENTS_FILE, () => eventsWithSchema);
   }
 
   /** The handler file, and its registration in src/handlers/event-handlers.ts (made, and called from src/app.ts, the first time). */
@@ -211,7 +213,7 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
 
   /** src/app.ts calls registerEventHandlers right after it registers the subscriber. */
   #registerRegistry(): void {
-    const registered = callAfterSubscriber(this.fs.read(this.destinationPath('src/app.ts')) ?? '', 'registerEventHandlers');
+    const registered = callAfterSubscriber(this.fs.read(this.destinationPath('src/app.ts')), 'registerEventHandlers');
     if (registered === undefined) {
       this.manualLines = [REGISTRY_IMPORT, 'registerEventHandlers(app);'];
       return;
@@ -221,7 +223,7 @@ export default class EventGenerator extends Generator<ServiceConfig & { events?:
 
   #writeDocs(): void {
     const docs = this.destinationPath(DOCS_FILE);
-    if (!this.fs.exists(docs) || !this.fs.read(docs)!.includes(DOCS_NEEDLE)) return;
+    if (!this.fs.exists(docs) || !this.fs.read(docs).includes(DOCS_NEEDLE)) return;
     this.#edit(DOCS_FILE, (content) => insertBlockBefore(content, DOCS_NEEDLE, `${docsSection(this.definition, this.names)}\n`) ?? content);
   }
 }

@@ -92,8 +92,8 @@ export function dataLiteral(fields: readonly EventField[], tenantVariable: strin
 
 /** `data` that its schema refuses: the first field with a value of the wrong type, or a property the schema does not know. */
 export function invalidDataLiteral(fields: readonly EventField[], tenantVariable: string): { literal: string; path: string } {
+  if (fields.length === 0) return { literal: `{ tenantId: ${tenantVariable}, unexpected: true }`, path: '/data' };
   const [first] = fields;
-  if (!first) return { literal: `{ tenantId: ${tenantVariable}, unexpected: true }`, path: '/data' };
   const values = Object.entries({ ...exampleData(fields), [first.name]: WRONG_VALUES[first.type] }).map(
     ([name, value]) => `${name}: ${JSON.stringify(value)}`,
   );

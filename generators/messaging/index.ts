@@ -118,8 +118,8 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     this.option('database', { type: Boolean, description: 'Use PostgreSQL for tenants and users (default: saved answer, else detected from a pg dependency)' });
   }
 
-  #given<T>(name: string): T | undefined {
-    return readOption<T>(this.options as Record<string, unknown>, name);
+  #given<Name extends keyof MessagingOptions>(name: Name): MessagingOptions[Name] | undefined {
+    return readOption(this.options, name);
   }
 
   /**
@@ -136,11 +136,11 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     }
     const saved = this.config.getAll() as Partial<ServiceConfig>;
     const pkg = this.fs.readJSON(this.destinationPath('package.json')) as PackageJson;
-    const name = this.#given<string>('service-name') ?? saved.serviceName ?? (pkg.name ? unscoped(pkg.name) : undefined);
+    const name = this.#given('serviceName') ?? saved.serviceName ?? (pkg.name ? unscoped(pkg.name) : undefined);
     if (!name) throw new UsageError('No service name: package.json has no "name"; pass --service-name.');
     const dependencies = { ...pkg.dependencies, ...pkg.devDependencies };
     const database =
-      this.#given<boolean>('database') ?? saved.database ?? ('pg' in dependencies || '@fastify/postgres' in dependencies);
+      this.#given('database') ?? saved.database ?? ('pg' in dependencies || '@fastify/postgres' in dependencies);
     return { serviceName: assertServiceName(name), database };
   }
 
@@ -162,7 +162,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
 
   /** Whether src/app.ts, or a plugin of the service, already registers @fastify/postgres. */
   #registersPostgres(): boolean {
-    const app = this.fs.read(this.destinationPath('src/app.ts'))!;
+    const app = this.fs.read(this.destinationPath('src/app.ts'));
     if (POSTGRES_IMPORT.test(app) || app.includes("from './plugins/database'")) return true;
     const src = this.destinationPath('src');
     // A composing generator may have written src/app.ts in memory only, with no folder on disk yet.
@@ -199,7 +199,9 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     const scripts = Object.fromEntries(Object.entries(scriptsToAdd).filter(([name]) => !(name in (pkg.scripts ?? {}))));
     if (Object.keys(dependencies).length + Object.keys(devDependencies).length + Object.keys(scripts).length === 0) return;
     const packageJson = this.destinationPath('package.json');
-    editInPlace(this.fs, packageJson, () => this.fs.extendJSON(packageJson, { scripts, dependencies, devDependencies }));
+    editInPlace(this.fs, packageJson, () => {
+      this.fs.extendJSON(packageJson, { scripts, dependencies, devDependencies });
+    });
   }
 
   /**
@@ -208,7 +210,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
    */
   #registerPlugins(): void {
     const appFile = this.destinationPath('src/app.ts');
-    const original = this.fs.read(appFile)!;
+    const original = this.fs.read(appFile);
     const instance = /^\s*(?:const|let)\s+(\w+)\s*=\s*(?:await\s+)?[Ff]astify\(/m.exec(original)?.[1];
     const needsReadiness = !original.includes("from './plugins/readiness'");
     const imports = [
@@ -265,7 +267,7 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
   #editIfPresent(file: string, edit: (content: string) => string): void {
     const path = this.destinationPath(file);
     if (!this.fs.exists(path)) return;
-    const content = this.fs.read(path)!;
+    const content = this.fs.read(path);
     const updated = edit(content);
     if (updated !== content) editInPlace(this.fs, path, () => this.fs.write(path, updated));
   }

@@ -60,8 +60,8 @@ function addDependency(doc: Document, app: YAMLMap, service: string, condition: 
  */
 export function addComposeService(source: string, addition: ComposeAddition): string {
   const doc = parseDocument(source);
-  if (doc.errors.length > 0) throw new ComposeFileError(`is not valid YAML (${doc.errors[0]!.message.split('\n')[0]})`);
-  if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+  if (doc.errors.length > 0) throw new ComposeFileError(`is not valid YAML (${doc.errors[0].message.split('\n')[0]})`);
+  doc.contents ??= doc.createNode({}) as unknown as typeof doc.contents;
   if (!isMap(doc.contents)) throw new ComposeFileError('is not a Compose file (its top level is not a mapping)');
   let services = doc.get('services', true);
   if (services === undefined || (isScalar(services) && services.value === null)) {
@@ -73,7 +73,7 @@ export function addComposeService(source: string, addition: ComposeAddition): st
 
   const definition = parseDocument(addition.definition).contents as Node;
   const pair = doc.createPair(addition.service, definition);
-  if (services.items.length > 0) (pair.key as Node).spaceBefore = true;
+  if (services.items.length > 0) pair.key.spaceBefore = true;
   services.items.push(pair);
 
   const app = applicationService(services);

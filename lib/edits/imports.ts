@@ -13,7 +13,7 @@ const IMPORT_START = /^import(?=[\s{*'"])/;
 function skipTrivia(source: string, at: number): number {
   let pos = at;
   for (;;) {
-    while (pos < source.length && /\s/.test(source[pos]!)) pos += 1;
+    while (pos < source.length && /\s/.test(source[pos])) pos += 1;
     if (source.startsWith('//', pos)) {
       const newline = source.indexOf('\n', pos);
       pos = newline === -1 ? source.length : newline;
@@ -28,7 +28,7 @@ function skipTrivia(source: string, at: number): number {
 
 /** The offset just after the string literal that starts at `at` (a quote). */
 function stringEnd(source: string, at: number): number {
-  const quote = source[at]!;
+  const quote = source[at];
   let pos = at + 1;
   while (pos < source.length && source[pos] !== quote && source[pos] !== '\n') pos += source[pos] === '\\' ? 2 : 1;
   return pos + 1;
@@ -49,7 +49,7 @@ function readImport(source: string, at: number): ImportStatement {
   let pos = at + 'import'.length;
   for (;;) {
     pos = skipTrivia(source, pos);
-    const char = source[pos];
+    const char = source.at(pos);
     if (char === undefined) return { end: source.length, specifier: '', typeOnly: false };
     if (char === ';') return { end: pos + 1, specifier: '', typeOnly: false };
     if (char !== "'" && char !== '"') {

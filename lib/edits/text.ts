@@ -3,6 +3,11 @@ export function lineEndingOf(content: string): string {
   return content.includes('\r\n') ? '\r\n' : '\n';
 }
 
+/** The whitespace a line starts with. */
+function indentOf(line: string): string {
+  return line.slice(0, line.length - line.trimStart().length);
+}
+
 /**
  * Inserts `lines` before the first line containing `needle`, indented like it, once:
  * lines already present anywhere in `content` are not added again. `undefined` when there is no needle.
@@ -12,7 +17,7 @@ export function insertBeforeNeedle(content: string, needle: string, lines: reado
   const all = content.split(eol);
   const at = all.findIndex((line) => line.includes(needle));
   if (at === -1) return undefined;
-  const indent = /^\s*/.exec(all[at]!)![0];
+  const indent = indentOf(all[at]);
   const missing = lines.filter((line) => !content.includes(line.trim()));
   if (missing.length === 0) return content;
   all.splice(at, 0, ...missing.map((line) => indent + line.trim()));
@@ -30,14 +35,14 @@ export function insertInBlock(content: string, blockStart: string, matching: Reg
   const all = content.split(eol);
   const start = all.findIndex((text) => text.includes(blockStart));
   if (start === -1) return undefined;
-  const depth = /^\s*/.exec(all[start]!)![0].length;
+  const depth = indentOf(all[start]).length;
   let end = start + 1;
-  while (end < all.length && (all[end]!.trim() === '' || /^\s*/.exec(all[end]!)![0].length > depth)) end += 1;
+  while (end < all.length && (all[end].trim() === '' || indentOf(all[end]).length > depth)) end += 1;
   const block = all.slice(start + 1, end);
   if (block.some((text) => text.trim() === line.trim())) return content;
   const last = block.map((text) => matching.test(text)).lastIndexOf(true);
   if (last === -1) return undefined;
-  const indent = /^\s*/.exec(block[last]!)![0];
+  const indent = indentOf(block[last]);
   all.splice(start + 1 + last + 1, 0, indent + line.trim());
   return all.join(eol);
 }
