@@ -482,6 +482,13 @@ async function consumePhase(ctx) {
   const fill = async (subject, events) => {
     await bounded(events, settings.inFlight, (event) => ctx.js.publish(subject, sc.encode(JSON.stringify(event)), { msgID: event.id }));
   };
+  // A moment: the time, and the CPU time this process has used (user and system, µs).
+  const mark = () => {
+    const cpu = process.cpuUsage();
+    return { at: now(), cpu: cpu.user + cpu.system };
+  };
+  /** Events per second from `start` to `end`, and this process's CPU time per event in between. */
+  const rate = (count, start, end) => ({ eps: count / ((end.at - start.at) / 1000), cpuPerEvent: (end.cpu - start.cpu) / count });
   /** Resolves once `count` handler runs were counted, or rejects after the deadline. */
   const counter = (count) => {
     let seen = 0;
@@ -490,7 +497,7 @@ async function consumePhase(ctx) {
     return {
       all,
       tick() {
-        if (++seen === count) resolve(now());
+        if (++seen === count) resolve(mark());
       },
     };
   };
@@ -501,7 +508,7 @@ async function consumePhase(ctx) {
     const deadline = now() + 120_000;
     for (;;) {
       const info = await ctx.jsm.consumers.info(stream, durable);
-      if (info.num_pending === 0 && info.num_ack_pending === 0) return now();
+      if (info.num_pending === 0 && info.num_ack_pending === 0) return mark();
       if (now() > deadline) throw new Error(`${stream}/${durable}: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged after 120 s`);
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -536,20 +543,20 @@ async function consumePhase(ctx) {
       const count = counter(settings.consumeEvents);
       const app = await pluginApp('cn', count.tick);
       await fill(`${noop.subjectPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
-      const start = now();
+      const start = mark();
       await app.ready();
       const end = await within(count.all, 'plugin, no-op handler');
       await app.close();
-      return settings.consumeEvents / ((end - start) / 1000);
+      return rate(settings.consumeEvents, start, end);
     },
     async raw() {
       const count = counter(settings.consumeEvents);
       await fill(`${noop.rawPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
-      const start = now();
+      const start = mark();
       const loop = await rawConcurrentConsumer(ctx.js, noop.rawStream, noop.rawDurable, { batch: settings.consumeBatch, concurrency }, async () => count.tick());
       const end = await within(count.all, 'raw pull consumer, no-op handler');
       await loop.stop();
-      return settings.consumeEvents / ((end - start) / 1000);
+      return rate(settings.consumeEvents, start, end);
     },
     async moleculer() {
       const count = counter(settings.consumeEvents);
@@ -569,11 +576,11 @@ async function consumePhase(ctx) {
         },
       });
       await fill(`${noop.molPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
-      const start = now();
+      const start = mark();
       await broker.start();
       try {
         const end = await within(count.all, 'moleculer-channels, no-op handler');
-        return settings.consumeEvents / ((end - start) / 1000);
+        return rate(settings.consumeEvents, start, end);
       } finally {
         await broker.stop();
       }
@@ -581,26 +588,28 @@ async function consumePhase(ctx) {
     async pluginDb() {
       const app = await pluginApp('cdb');
       await fill(`${db.subjectPrefix}.user.created`, Array.from({ length: settings.consumeDbEvents }, (_, i) => userEvent(i)));
-      const start = now();
+      const start = mark();
       await app.ready();
       const end = await drained(db.stream, consumer);
       await app.close();
-      return settings.consumeDbEvents / ((end - start) / 1000);
+      return rate(settings.consumeDbEvents, start, end);
     },
     async rawDb() {
       const count = counter(settings.consumeDbEvents);
       await fill(`${db.rawPrefix}.user.created`, Array.from({ length: settings.consumeDbEvents }, (_, i) => userEvent(i)));
-      const start = now();
+      const start = mark();
       const loop = await rawConcurrentConsumer(ctx.js, db.rawStream, db.rawDurable, { batch: settings.consumeBatch, concurrency }, async (event, m) => {
         await applyUser(event, m);
         count.tick();
       });
       const end = await within(count.all, 'raw pull consumer, user.created handler');
       await loop.stop();
-      return settings.consumeDbEvents / ((end - start) / 1000);
+      return rate(settings.consumeDbEvents, start, end);
     },
   };
-  const order = Object.keys(sides);
+  // BENCH_CONSUME_SIDES runs some of them only (to profile one); the ratios need all of them.
+  const order = env.BENCH_CONSUME_SIDES ? env.BENCH_CONSUME_SIDES.split(',') : Object.keys(sides);
+  for (const side of order) if (!sides[side]) throw new Error(`BENCH_CONSUME_SIDES: unknown side ${side} (one of ${Object.keys(sides).join(', ')})`);
 
   log(`consume: warm-up (${Math.min(settings.warmupEvents, settings.consumeEvents)} events, each side once)`);
   const measured = { ...settings };
@@ -613,21 +622,30 @@ async function consumePhase(ctx) {
   const eps = Object.fromEntries(order.map((side) => [side, []]));
   const ratios = { raw: [], moleculer: [], db: [] };
   for (let rep = 0; rep < settings.repetitions; rep++) {
+    // CPU time of this process per event while a side consumed: steadier than events/s on a loaded
+    // machine, and it tells where the cost is (logged, not a figure).
+    const cpu = {};
     for (let i = 0; i < order.length; i++) {
       const side = order[(i + rep) % order.length];
-      eps[side].push(await sides[side]());
+      const measured = await sides[side]();
+      eps[side].push(measured.eps);
+      cpu[side] = measured.cpuPerEvent;
     }
-    ratios.raw.push(eps.plugin.at(-1) / eps.raw.at(-1));
-    ratios.moleculer.push(eps.plugin.at(-1) / eps.moleculer.at(-1));
-    ratios.db.push(eps.pluginDb.at(-1) / eps.rawDb.at(-1));
+    const last = (side) => eps[side]?.at(-1);
+    const ratio = (list, a, b) => last(a) && last(b) && list.push(last(a) / last(b));
+    ratio(ratios.raw, 'plugin', 'raw');
+    ratio(ratios.moleculer, 'plugin', 'moleculer');
+    ratio(ratios.db, 'pluginDb', 'rawDb');
     log(
-      `consume rep ${rep + 1}/${settings.repetitions} (${concurrency} at a time): no-op handler: plugin ${eps.plugin.at(-1).toFixed(0)}/s, ` +
-        `raw ${eps.raw.at(-1).toFixed(0)}/s, moleculer ${eps.moleculer.at(-1).toFixed(0)}/s; user.created to PostgreSQL: ` +
-        `plugin ${eps.pluginDb.at(-1).toFixed(0)}/s, raw ${eps.rawDb.at(-1).toFixed(0)}/s`,
+      `consume rep ${rep + 1}/${settings.repetitions} (${concurrency} at a time): ` +
+        order.map((side) => `${side} ${last(side).toFixed(0)}/s (${cpu[side].toFixed(0)} µs CPU/event)`).join(', ') +
+        (ratios.raw.length === rep + 1 ? ` (plugin ×${ratios.raw.at(-1).toFixed(2)} raw)` : '') +
+        (ratios.moleculer.length === rep + 1 ? ` (plugin ×${ratios.moleculer.at(-1).toFixed(2)} moleculer)` : ''),
     );
     for (const stream of [noop.stream, noop.rawStream, noop.molStream, db.stream, db.rawStream]) await ctx.jsm.streams.purge(stream);
   }
   await endPool();
+  if (env.BENCH_CONSUME_SIDES) return {};
   return {
     consume_raw: figure('events/s', eps.raw),
     consume_plugin: figure('events/s', eps.plugin),
