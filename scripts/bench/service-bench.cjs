@@ -453,8 +453,8 @@ async function latencyPhase(ctx) {
 }
 
 /**
- * Consuming (issue 12): N events already in a stream, from the moment a side starts consuming until its
- * handler has run for the last of them, each side at the same concurrency (BENCH_CONSUME_CONCURRENCY):
+ * Consuming (issue 12): N events already in a stream, from its handler's first run to its last (steady
+ * state: no side's start-up counts), each side at the same concurrency (BENCH_CONSUME_CONCURRENCY):
  * - no-op handler: the subscriber plugin (a handler for tenant.ready, a type with no built-in handler),
  *   a raw pull consumer with the plugin's consumer configuration and pull buffer, and @moleculer/channels
  *   (maxInFlight = the same concurrency);
@@ -487,30 +487,46 @@ async function consumePhase(ctx) {
     const cpu = process.cpuUsage();
     return { at: now(), cpu: cpu.user + cpu.system };
   };
-  /** Events per second from `start` to `end`, and this process's CPU time per event in between. */
-  const rate = (count, start, end) => ({ eps: count / ((end.at - start.at) / 1000), cpuPerEvent: (end.cpu - start.cpu) / count });
-  /** Resolves once `count` handler runs were counted, or rejects after the deadline. */
+  /**
+   * Steady-state throughput: events per second from the first handler run to the last (so that no side's
+   * start-up counts: connecting, creating the consumer, the service's onReady hooks), and this process's CPU
+   * time per event in between.
+   */
+  const rate = ({ from, to, events }) => ({ eps: events / ((to.at - from.at) / 1000), cpuPerEvent: (to.cpu - from.cpu) / events });
+  /** Resolves with the span from the first to the `count`th handler run, or rejects after the deadline. */
   const counter = (count) => {
     let seen = 0;
+    let from;
     let resolve;
     const all = new Promise((r) => (resolve = r));
     return {
       all,
       tick() {
-        if (++seen === count) resolve(mark());
+        seen++;
+        if (seen === 1) from = mark();
+        if (seen === count) resolve({ from, to: mark(), events: count - 1 });
       },
     };
   };
   const within = (promise, what) =>
     Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: not done within 120 s`)), 120_000).unref())]);
-  /** Polls the durable consumer until it has nothing pending or unacknowledged (for handlers that cannot count). */
-  const drained = async (stream, durable) => {
+  /**
+   * For a built-in handler (no second handler can be registered for its type): polls the service's own
+   * events_handled_total (in process, no I/O) until `count` runs of `type` ended well.
+   */
+  const handledSpan = async (app, type, count) => {
+    const handled = async () => {
+      const { values } = await app.metricsRegistry.getSingleMetric('events_handled_total').get();
+      return values.filter(({ labels }) => labels.type === type && labels.result === 'ok').reduce((sum, { value }) => sum + value, 0);
+    };
     const deadline = now() + 120_000;
+    let from;
     for (;;) {
-      const info = await ctx.jsm.consumers.info(stream, durable);
-      if (info.num_pending === 0 && info.num_ack_pending === 0) return mark();
-      if (now() > deadline) throw new Error(`${stream}/${durable}: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged after 120 s`);
-      await new Promise((r) => setTimeout(r, 5));
+      const done = await handled();
+      if (done > 0 && !from) from = { ...mark(), done };
+      if (done >= count) return { from, to: mark(), events: count - from.done };
+      if (now() > deadline) throw new Error(`${type}: ${done} of ${count} handled after 120 s`);
+      await new Promise((r) => setTimeout(r, 2));
     }
   };
 
@@ -543,20 +559,18 @@ async function consumePhase(ctx) {
       const count = counter(settings.consumeEvents);
       const app = await pluginApp('cn', count.tick);
       await fill(`${noop.subjectPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
-      const start = mark();
       await app.ready();
-      const end = await within(count.all, 'plugin, no-op handler');
+      const span = await within(count.all, 'plugin, no-op handler');
       await app.close();
-      return rate(settings.consumeEvents, start, end);
+      return rate(span);
     },
     async raw() {
       const count = counter(settings.consumeEvents);
       await fill(`${noop.rawPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
-      const start = mark();
       const loop = await rawConcurrentConsumer(ctx.js, noop.rawStream, noop.rawDurable, { batch: settings.consumeBatch, concurrency }, async () => count.tick());
-      const end = await within(count.all, 'raw pull consumer, no-op handler');
+      const span = await within(count.all, 'raw pull consumer, no-op handler');
       await loop.stop();
-      return rate(settings.consumeEvents, start, end);
+      return rate(span);
     },
     async moleculer() {
       const count = counter(settings.consumeEvents);
@@ -576,11 +590,10 @@ async function consumePhase(ctx) {
         },
       });
       await fill(`${noop.molPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
-      const start = mark();
       await broker.start();
       try {
-        const end = await within(count.all, 'moleculer-channels, no-op handler');
-        return rate(settings.consumeEvents, start, end);
+        const span = await within(count.all, 'moleculer-channels, no-op handler');
+        return rate(span);
       } finally {
         await broker.stop();
       }
@@ -588,23 +601,21 @@ async function consumePhase(ctx) {
     async pluginDb() {
       const app = await pluginApp('cdb');
       await fill(`${db.subjectPrefix}.user.created`, Array.from({ length: settings.consumeDbEvents }, (_, i) => userEvent(i)));
-      const start = mark();
       await app.ready();
-      const end = await drained(db.stream, consumer);
+      const span = await handledSpan(app, 'user.created', settings.consumeDbEvents);
       await app.close();
-      return rate(settings.consumeDbEvents, start, end);
+      return rate(span);
     },
     async rawDb() {
       const count = counter(settings.consumeDbEvents);
       await fill(`${db.rawPrefix}.user.created`, Array.from({ length: settings.consumeDbEvents }, (_, i) => userEvent(i)));
-      const start = mark();
       const loop = await rawConcurrentConsumer(ctx.js, db.rawStream, db.rawDurable, { batch: settings.consumeBatch, concurrency }, async (event, m) => {
         await applyUser(event, m);
         count.tick();
       });
-      const end = await within(count.all, 'raw pull consumer, user.created handler');
+      const span = await within(count.all, 'raw pull consumer, user.created handler');
       await loop.stop();
-      return rate(settings.consumeDbEvents, start, end);
+      return rate(span);
     },
   };
   // BENCH_CONSUME_SIDES runs some of them only (to profile one); the ratios need all of them.
