@@ -14,13 +14,23 @@ const RUNNER = fileURLToPath(new URL('../scripts/bench/run.mjs', import.meta.url
 const FIGURES = [
   'throughput_raw',
   'throughput_publishEvent',
+  'throughput_moleculer',
   'throughput_ratio',
+  'throughput_vs_moleculer',
   'latency_raw_p50',
   'latency_raw_p99',
   'latency_plugin_p50',
   'latency_plugin_p99',
   'latency_p50_ratio',
   'latency_p99_ratio',
+  'consume_raw',
+  'consume_plugin',
+  'consume_moleculer',
+  'consume_ratio',
+  'consume_vs_moleculer',
+  'consume_db_raw',
+  'consume_db_plugin',
+  'consume_db_ratio',
   'tenant_ready_p50',
   'tenant_ready_p99',
   'outbox_tx1_throughput',
@@ -76,7 +86,7 @@ describe('npm run bench -- --quick', () => {
       expect(figure!.median).toBeLessThanOrEqual(figure!.max);
     }
     // Its streams (each phase's events, dead-letter and raw streams) and tenant schemas are gone, and so is its temporary folder.
-    expect(results.cleaned.streams.length).toBeGreaterThanOrEqual(8);
+    expect(results.cleaned.streams.length).toBeGreaterThanOrEqual(14);
     expect(results.cleaned.schemas.length).toBeGreaterThan(0);
     expect(existsSync(results.tempFolder)).toBe(false);
   }, 600_000);

@@ -28,7 +28,7 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --quick           small N and one repetition (CI's smoke test); also BENCH_QUICK=1
   --out <file>      where to write the JSON (default .bench/results-<timestamp>.json); also BENCH_OUT
-  --only <phases>   comma-separated subset of throughput,latency,tenants,outbox,generation
+  --only <phases>   comma-separated subset of throughput,latency,consume,tenants,outbox,generation
   --cluster         throughput and latency on a private 3-node NATS cluster, streams of 1 and of 3 replicas
                     (R1 next to R3); needs nats-server on PATH (or NATS_SERVER_BIN)
   --cpu-prof        run the service benchmark under node --cpu-prof (profiles in .bench/profiles/)
@@ -38,7 +38,8 @@ const USAGE = `Usage: npm run bench -- [options]
 
 Environment: NATS_URL (default nats://127.0.0.1:4222), DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/test), BENCH_N, BENCH_IN_FLIGHT, BENCH_LATENCY_EVENTS, BENCH_TENANTS,
-BENCH_REPS, BENCH_WARMUP, BENCH_SLICES (throughput turns per repetition), BENCH_GENERATION_RUNS,
+BENCH_REPS, BENCH_WARMUP, BENCH_CONSUME_N, BENCH_CONSUME_DB_N (events consumed per side), BENCH_CONSUME_CONCURRENCY
+(default 16), BENCH_CONSUME_BATCH (pull buffer, default 256), BENCH_SLICES (throughput turns per repetition), BENCH_GENERATION_RUNS,
 BENCH_OUTBOX_N, BENCH_OUTBOX_WRITERS (transactions at a time), BENCH_OUTBOX_LATENCY_EVENTS,
 BENCH_LOG_LEVEL (the service's log level, default info).`;
 
@@ -66,7 +67,7 @@ function parseArgs(argv) {
   return args;
 }
 
-const PHASES = ['throughput', 'latency', 'tenants', 'outbox', 'generation'];
+const PHASES = ['throughput', 'latency', 'consume', 'tenants', 'outbox', 'generation'];
 
 /** Runs a command; resolves with its output, rejects (with the output's tail) when it exits non-zero. */
 function run(command, args, { cwd, env, inherit = false } = {}) {
@@ -110,19 +111,32 @@ function generatedRoot(folder, serviceName) {
   throw new Error(`the CLI wrote no package.json in ${folder} or ${join(folder, serviceName)}`);
 }
 
+/** What the bench compares against: none has an install script (checked with `npm view`). */
+const PEER_PACKAGES = ['nats@2.29', 'moleculer@0.14', '@moleculer/channels@0.1.8'];
+
 const generateArgs = (serviceName) => [CLI, '--service-name', serviceName, '--database', '--message-queue', '--skip-install'];
 
 // ---------------------------------------------------------------------------------------------------
 const ROWS = [
   ['throughput_raw', 'throughput: raw js.publish'],
   ['throughput_publishEvent', 'throughput: fastify.publishEvent'],
-  ['throughput_ratio', '  publishEvent / raw        (target ≥ 0.8)'],
+  ['throughput_moleculer', 'throughput: @moleculer/channels sendToChannel'],
+  ['throughput_ratio', '  publishEvent / raw        (target ≥ 1.6)'],
+  ['throughput_vs_moleculer', '  publishEvent / moleculer  (target ≥ 1.5)'],
   ['latency_raw_p50', 'publish→handler p50: raw pull consumer'],
   ['latency_raw_p99', 'publish→handler p99: raw pull consumer'],
   ['latency_plugin_p50', 'publish→handler p50: subscriber plugin'],
   ['latency_plugin_p99', 'publish→handler p99: subscriber plugin'],
   ['latency_p50_ratio', '  p50 plugin / raw'],
-  ['latency_p99_ratio', '  p99 plugin / raw         (target ≤ 1.5)'],
+  ['latency_p99_ratio', '  p99 plugin / raw          (target ≤ 1.2)'],
+  ['consume_raw', 'consume, no-op handler: raw pull consumer'],
+  ['consume_plugin', 'consume, no-op handler: subscriber plugin'],
+  ['consume_moleculer', 'consume, no-op handler: @moleculer/channels'],
+  ['consume_ratio', '  plugin / raw              (target ≥ 0.9)'],
+  ['consume_vs_moleculer', '  plugin / moleculer        (target ≥ 1.2)'],
+  ['consume_db_raw', 'consume, user.created → PostgreSQL: raw pull consumer'],
+  ['consume_db_plugin', 'consume, user.created → PostgreSQL: subscriber plugin'],
+  ['consume_db_ratio', '  plugin / raw'],
   ['tenant_ready_p50', 'tenant.created→tenant.ready p50'],
   ['tenant_ready_p99', 'tenant.created→tenant.ready p99'],
   ['outbox_tx1_throughput', 'outbox: transactions of 1 (committed and relayed)'],
@@ -191,6 +205,8 @@ async function main() {
     BENCH_TENANTS: process.env.BENCH_TENANTS ?? (quick ? '10' : '200'),
     BENCH_OUTBOX_N: process.env.BENCH_OUTBOX_N ?? (quick ? '500' : '10000'),
     BENCH_OUTBOX_LATENCY_EVENTS: process.env.BENCH_OUTBOX_LATENCY_EVENTS ?? (quick ? '50' : '1000'),
+    BENCH_CONSUME_N: process.env.BENCH_CONSUME_N ?? (quick ? '500' : '20000'),
+    BENCH_CONSUME_DB_N: process.env.BENCH_CONSUME_DB_N ?? (quick ? '100' : '2000'),
     BENCH_REPS: process.env.BENCH_REPS ?? (quick ? '1' : '5'),
     BENCH_WARMUP: process.env.BENCH_WARMUP ?? (quick ? '100' : '1000'),
   };
@@ -255,7 +271,7 @@ async function main() {
       figures.generation_skip_install = figure('ms', times);
     }
 
-    const servicePhases = ['throughput', 'latency', ...(args.cluster ? [] : ['tenants', 'outbox'])].filter((p) => phases.has(p));
+    const servicePhases = ['throughput', 'latency', ...(args.cluster ? [] : ['consume', 'tenants', 'outbox'])].filter((p) => phases.has(p));
     if (servicePhases.length > 0) {
       const folder = join(temp, 'service');
       mkdirSync(folder);
@@ -263,6 +279,17 @@ async function main() {
       const root = generatedRoot(folder, serviceName);
       steps.install = (await step('npm install --prefer-offline', () => run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: root }))).seconds;
       steps.buildService = (await step('npm run build (the service)', () => run('npm', ['run', 'build'], { cwd: root }))).seconds;
+      // The comparison's other sides (raw `nats` 2.29 with default options, @moleculer/channels) come from
+      // packages the bench installs for itself, in a folder of their own: whichever NATS client the service
+      // uses, they stay the same.
+      const peers = join(root, 'bench-peers');
+      mkdirSync(peers);
+      writeFileSync(join(peers, 'package.json'), JSON.stringify({ name: 'bench-peers', private: true }) + '\n');
+      steps.installPeers = (
+        await step(`npm install --no-save ${PEER_PACKAGES.join(' ')} (the bench's own)`, () =>
+          run('npm', ['install', '--no-save', '--prefer-offline', '--no-audit', '--no-fund', ...PEER_PACKAGES], { cwd: peers }),
+        )
+      ).seconds;
       copyFileSync(join(HERE, 'service-bench.cjs'), join(root, 'saasquatch-bench.cjs'));
       copyFileSync(join(HERE, 'bench-stats.cjs'), join(root, 'bench-stats.cjs'));
 
@@ -326,7 +353,7 @@ async function main() {
   }
 
   const targets = Object.fromEntries(
-    ['throughput_ratio', 'latency_p99_ratio']
+    ['throughput_ratio', 'throughput_vs_moleculer', 'latency_p99_ratio', 'consume_ratio', 'consume_vs_moleculer']
       .filter((key) => figures[key])
       .map((key) => [key, { target: figures[key].target, median: figures[key].median, meets: figures[key].meets }]),
   );

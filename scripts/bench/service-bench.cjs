@@ -10,10 +10,17 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { performance } = require('node:perf_hooks');
-const { connect, StringCodec } = require('nats');
-const { Client } = require('pg');
+const { createRequire } = require('node:module');
+const { Client, Pool } = require('pg');
 const Fastify = require('fastify');
 const { percentile, median, figure } = require('./bench-stats.cjs');
+
+// The raw side and the peer (`nats` 2.29, @moleculer/channels) come from bench-peers/, which the runner
+// installs for the bench alone: they do not depend on which NATS client the service uses.
+const PEERS = path.join(__dirname, 'bench-peers');
+if (!fs.existsSync(path.join(PEERS, 'node_modules', 'nats'))) throw new Error(`${PEERS} has no nats: npm run bench installs it`);
+const peerRequire = createRequire(path.join(PEERS, 'package.json'));
+const { connect, StringCodec } = peerRequire('nats');
 
 const env = process.env;
 const int = (name, fallback) => {
@@ -38,8 +45,12 @@ const settings = {
   repetitions: int('BENCH_REPS', 3),
   warmupEvents: int('BENCH_WARMUP', 1_000),
   slices: int('BENCH_SLICES', 10),
+  consumeEvents: int('BENCH_CONSUME_N', 20_000),
+  consumeDbEvents: int('BENCH_CONSUME_DB_N', 2_000),
+  consumeConcurrency: int('BENCH_CONSUME_CONCURRENCY', 16),
+  consumeBatch: int('BENCH_CONSUME_BATCH', 256),
   logLevel: env.BENCH_LOG_LEVEL || 'info',
-  phases: new Set((env.BENCH_ONLY || 'throughput,latency,tenants,outbox').split(',').map((s) => s.trim())),
+  phases: new Set((env.BENCH_ONLY || 'throughput,latency,consume,tenants,outbox').split(',').map((s) => s.trim())),
   out: env.BENCH_SERVICE_OUT,
 };
 if (!settings.serviceName || !settings.runId || !settings.out) {
@@ -57,6 +68,9 @@ const names = (phase) => ({
   rawStream: `${STREAM_PREFIX}${phase.toUpperCase()}_RAW`,
   rawPrefix: `bench_${RUN}_${phase}_raw`,
   rawDurable: `bench-${RUN}-${phase}-raw`,
+  molStream: `${STREAM_PREFIX}${phase.toUpperCase()}_MOL`,
+  molPrefix: `bench_${RUN}_${phase}_mol`,
+  molGroup: `bench-${RUN}-${phase}-mol`,
 });
 const TENANT_SCHEMA_PREFIX = `tenant_${RUN}_`;
 /** The outbox phase's own messaging schema (outbox and inbox tables). */
@@ -121,8 +135,8 @@ function messagingOptions(phase) {
 }
 
 /** A Fastify instance registered as the service's src/app.ts does it, with the phase's own names. */
-async function buildService(service, phase, { subscriber, outbox = false }) {
-  const options = messagingOptions(phase);
+async function buildService(service, phase, { subscriber, outbox = false, options: extra = {} }) {
+  const options = { ...messagingOptions(phase), ...extra };
   const app = Fastify({ logger: { level: settings.logLevel, name: settings.serviceName, stream: logSink } });
   await app.register(service.readiness);
   await app.register(service.database, { connectionString: settings.databaseUrl });
@@ -136,8 +150,7 @@ async function buildService(service, phase, { subscriber, outbox = false }) {
 
 // ---------------------------------------------------------------------------------------------------
 // Payloads: user.created envelopes whose `data` is exactly settings.dataBytes of JSON.
-function userCreated(i) {
-  const tenantId = `bench-${RUN}`;
+function userCreated(i, tenantId = `bench-${RUN}`) {
   const data = { userId: randomUUID(), email: `user${i}@example.com`, name: '', tenantId };
   const pad = settings.dataBytes - Buffer.byteLength(JSON.stringify(data));
   if (pad < 1) throw new Error(`BENCH_DATA_BYTES=${settings.dataBytes} is too small for a user.created data object`);
@@ -233,6 +246,61 @@ async function rawConsumeLoop(js, stream, durable, handler) {
   };
 }
 
+/**
+ * A raw pull consumer at a given concurrency, as a nats.js user would write it: consume() with a buffer of
+ * `batch`, at most `concurrency` handlers running, each message acknowledged when its handler resolves.
+ */
+async function rawConcurrentConsumer(js, stream, durable, { batch, concurrency }, handler) {
+  const consumer = await js.consumers.get(stream, durable);
+  const messages = await consumer.consume({ max_messages: batch });
+  let running = 0;
+  let slotFree;
+  const settled = (m, ok) => {
+    if (ok) m.ack();
+    else m.nak();
+    running--;
+    if (slotFree) {
+      const wake = slotFree;
+      slotFree = undefined;
+      wake();
+    }
+  };
+  const done = (async () => {
+    for await (const m of messages) {
+      running++;
+      handler(JSON.parse(sc.decode(m.data)), m).then(
+        () => settled(m, true),
+        () => settled(m, false),
+      );
+      if (running >= concurrency) await new Promise((resolve) => (slotFree = resolve));
+    }
+  })();
+  return {
+    async stop() {
+      await messages.close();
+      await done;
+    },
+  };
+}
+
+// The peer: @moleculer/channels with its NATS adapter (JetStream) on the same server, set up as its README does.
+let brokers = 0;
+function moleculerBroker() {
+  const { ServiceBroker } = peerRequire('moleculer');
+  const { Middleware: Channels } = peerRequire('@moleculer/channels');
+  return new ServiceBroker({
+    nodeID: `bench-${RUN}-${++brokers}`,
+    logger: false,
+    middlewares: [Channels({ adapter: { type: 'NATS', options: { nats: { url: settings.natsUrl } } } })],
+  });
+}
+
+/** A stream for the peer with the configuration of the plugin's (the adapter would create one with defaults). */
+async function molStreamLike(jsm, pluginStream, n) {
+  const { config } = await jsm.streams.info(pluginStream);
+  await jsm.streams.add({ ...config, name: n.molStream, subjects: [`${n.molPrefix}.>`] });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Phases. Each returns its figures; repetitions alternate which side goes first.
 
@@ -242,52 +310,61 @@ async function throughputPhase(ctx) {
   ctx.apps.push(app);
   await app.ready();
   await rawStreamLike(ctx.jsm, n.stream, n);
+  await molStreamLike(ctx.jsm, n.stream, n);
+  const broker = moleculerBroker();
+  await broker.start();
+  let brokerStopped;
+  const stopBroker = () => (brokerStopped ??= broker.stop());
+  ctx.stops.push(stopBroker);
   const subject = `${n.rawPrefix}.user.created`;
-  const raw = (event) => ctx.js.publish(subject, sc.encode(JSON.stringify(event)), { msgID: event.id });
-  const plugin = (event) => app.publishEvent(event);
+  const molChannel = `${n.molPrefix}.user.created`;
+  // Every side sends the event id as Nats-Msg-Id, so JetStream deduplicates for each of them alike.
+  const sides = {
+    raw: (event) => ctx.js.publish(subject, sc.encode(JSON.stringify(event)), { msgID: event.id }),
+    publishEvent: (event) => app.publishEvent(event),
+    moleculer: (event) => broker.sendToChannel(molChannel, event, { msgID: event.id }),
+  };
+  const names_ = Object.keys(sides);
 
   log(`throughput: warm-up (${settings.warmupEvents} events each side)`);
   const warm = userEvents(settings.warmupEvents);
-  await bounded(warm, settings.inFlight, raw);
-  await bounded(warm, settings.inFlight, plugin);
+  for (const side of names_) await bounded(warm, settings.inFlight, sides[side]);
 
-  // The machines are shared: load comes and goes within a second. So that both sides meet the same load,
-  // each repetition interleaves them in slices (raw slice 1, publishEvent slice 1, publishEvent slice 2,
-  // raw slice 2, …), each slice with up to settings.inFlight publishes in flight; a side's throughput is
-  // N divided by the time its slices took together.
+  // The machines are shared: load comes and goes within a second. So that every side meets the same load,
+  // each repetition interleaves them in slices (raw slice 1, publishEvent slice 1, moleculer slice 1, then
+  // the next slice in another order, …), each slice with up to settings.inFlight publishes in flight; a
+  // side's throughput is N divided by the time its slices took together.
   const slices = Math.max(1, Math.min(settings.slices, Math.floor(settings.events / settings.inFlight)));
-  const rawEps = [];
-  const pluginEps = [];
-  const ratios = [];
+  const eps = { raw: [], publishEvent: [], moleculer: [] };
+  const ratios = { raw: [], moleculer: [] };
   for (let rep = 0; rep < settings.repetitions; rep++) {
-    // The same payloads for both sides (each side has its own stream, so ids do not collide).
+    // The same payloads for every side (each side has its own stream, so ids do not collide).
     const events = userEvents(settings.events);
-    let rawMs = 0;
-    let pluginMs = 0;
+    const ms = { raw: 0, publishEvent: 0, moleculer: 0 };
     for (let slice = 0; slice < slices; slice++) {
       const part = events.slice(Math.floor((slice * events.length) / slices), Math.floor(((slice + 1) * events.length) / slices));
-      if ((slice + rep) % 2 === 0) {
-        rawMs += await bounded(part, settings.inFlight, raw);
-        pluginMs += await bounded(part, settings.inFlight, plugin);
-      } else {
-        pluginMs += await bounded(part, settings.inFlight, plugin);
-        rawMs += await bounded(part, settings.inFlight, raw);
+      for (let i = 0; i < names_.length; i++) {
+        const side = names_[(i + slice + rep) % names_.length];
+        ms[side] += await bounded(part, settings.inFlight, sides[side]);
       }
     }
-    const r = settings.events / (rawMs / 1000);
-    const p = settings.events / (pluginMs / 1000);
-    rawEps.push(r);
-    pluginEps.push(p);
-    ratios.push(p / r);
-    log(`throughput rep ${rep + 1}/${settings.repetitions}: raw ${r.toFixed(0)}/s, publishEvent ${p.toFixed(0)}/s (×${(p / r).toFixed(2)})`);
-    await ctx.jsm.streams.purge(n.stream);
-    await ctx.jsm.streams.purge(n.rawStream);
+    for (const side of names_) eps[side].push(settings.events / (ms[side] / 1000));
+    ratios.raw.push(eps.publishEvent.at(-1) / eps.raw.at(-1));
+    ratios.moleculer.push(eps.publishEvent.at(-1) / eps.moleculer.at(-1));
+    log(
+      `throughput rep ${rep + 1}/${settings.repetitions}: raw ${eps.raw.at(-1).toFixed(0)}/s, publishEvent ${eps.publishEvent.at(-1).toFixed(0)}/s, ` +
+        `moleculer ${eps.moleculer.at(-1).toFixed(0)}/s (publishEvent ×${ratios.raw.at(-1).toFixed(2)} raw, ×${ratios.moleculer.at(-1).toFixed(2)} moleculer)`,
+    );
+    for (const stream of [n.stream, n.rawStream, n.molStream]) await ctx.jsm.streams.purge(stream);
   }
+  await stopBroker();
   await app.close();
   return {
-    throughput_raw: figure('events/s', rawEps),
-    throughput_publishEvent: figure('events/s', pluginEps),
-    throughput_ratio: figure('×', ratios, { target: '>= 0.8', meets: median(ratios) >= 0.8 }),
+    throughput_raw: figure('events/s', eps.raw),
+    throughput_publishEvent: figure('events/s', eps.publishEvent),
+    throughput_moleculer: figure('events/s', eps.moleculer),
+    throughput_ratio: figure('×', ratios.raw, { target: '>= 1.6', meets: median(ratios.raw) >= 1.6 }),
+    throughput_vs_moleculer: figure('×', ratios.moleculer, { target: '>= 1.5', meets: median(ratios.moleculer) >= 1.5 }),
   };
 }
 
@@ -371,7 +448,224 @@ async function latencyPhase(ctx) {
     latency_plugin_p50: figure('ms', out.pluginP50),
     latency_plugin_p99: figure('ms', out.pluginP99),
     latency_p50_ratio: figure('×', out.p50Ratio),
-    latency_p99_ratio: figure('×', out.p99Ratio, { target: '<= 1.5', meets: median(out.p99Ratio) <= 1.5 }),
+    latency_p99_ratio: figure('×', out.p99Ratio, { target: '<= 1.2', meets: median(out.p99Ratio) <= 1.2 }),
+  };
+}
+
+/**
+ * Consuming (issue 12): N events already in a stream, from its handler's first run to its last (steady
+ * state: no side's start-up counts), each side at the same concurrency (BENCH_CONSUME_CONCURRENCY):
+ * - no-op handler: the subscriber plugin (a handler for tenant.ready, a type with no built-in handler),
+ *   a raw pull consumer with the plugin's consumer configuration and pull buffer, and @moleculer/channels
+ *   (maxInFlight = the same concurrency);
+ * - the built-in user.created handler writing to PostgreSQL (TenantService.applyUserEvent): the plugin,
+ *   against a raw pull consumer calling the same TenantService method.
+ * Each repetition runs the sides in another order; a side's durable consumer carries over between them.
+ */
+async function consumePhase(ctx) {
+  const concurrency = settings.consumeConcurrency;
+  const options = { consumerConcurrency: concurrency, consumerBatch: settings.consumeBatch };
+  const noop = names('cn');
+  const db = names('cdb');
+  const consumer = `${settings.serviceName}-workers`;
+  const tenantId = `${RUN}-db`;
+  const { TenantService } = require(dist('services/tenant.service.js'));
+
+  // One app per repetition and variant, as a restarted instance: it registers (streams and the durable
+  // consumer exist after that), the events go in, and the clock starts when it gets ready (consuming starts).
+  const pluginApp = async (variant, onNoop) => {
+    const app = await buildService(ctx.service, variant, { subscriber: true, options });
+    ctx.apps.push(app);
+    if (onNoop) app.registerHandler('tenant.ready', async () => onNoop());
+    return app;
+  };
+  const fill = async (subject, events) => {
+    await bounded(events, settings.inFlight, (event) => ctx.js.publish(subject, sc.encode(JSON.stringify(event)), { msgID: event.id }));
+  };
+  // A moment: the time, and the CPU time this process has used (user and system, µs).
+  const mark = () => {
+    const cpu = process.cpuUsage();
+    return { at: now(), cpu: cpu.user + cpu.system };
+  };
+  /**
+   * Steady-state throughput: events per second from the first handler run to the last (so that no side's
+   * start-up counts: connecting, creating the consumer, the service's onReady hooks), and this process's CPU
+   * time per event in between.
+   */
+  const rate = ({ from, to, events }) => ({ eps: events / ((to.at - from.at) / 1000), cpuPerEvent: (to.cpu - from.cpu) / events });
+  /** Resolves with the span from the first to the `count`th handler run, or rejects after the deadline. */
+  const counter = (count) => {
+    let seen = 0;
+    let from;
+    let resolve;
+    const all = new Promise((r) => (resolve = r));
+    return {
+      all,
+      tick() {
+        seen++;
+        if (seen === 1) from = mark();
+        if (seen === count) resolve({ from, to: mark(), events: count - 1 });
+      },
+    };
+  };
+  const within = (promise, what) =>
+    Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: not done within 120 s`)), 120_000).unref())]);
+  /**
+   * For a built-in handler (no second handler can be registered for its type): polls the service's own
+   * events_handled_total (in process, no I/O) until `count` runs of `type` ended well.
+   */
+  const handledSpan = async (app, type, count) => {
+    const handled = async () => {
+      const { values } = await app.metricsRegistry.getSingleMetric('events_handled_total').get();
+      return values.filter(({ labels }) => labels.type === type && labels.result === 'ok').reduce((sum, { value }) => sum + value, 0);
+    };
+    const deadline = now() + 120_000;
+    let from;
+    for (;;) {
+      const done = await handled();
+      if (done > 0 && !from) from = { ...mark(), done };
+      if (done >= count) return { from, to: mark(), events: count - from.done };
+      if (now() > deadline) throw new Error(`${type}: ${done} of ${count} handled after 120 s`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+
+  // Setup: the streams and consumers of the plugin (by registering it once), and their raw and peer copies.
+  for (const variant of [noop, db]) {
+    const phase = variant === noop ? 'cn' : 'cdb';
+    const app = await pluginApp(phase);
+    await app.close();
+    await rawStreamLike(ctx.jsm, variant.stream, variant);
+    await rawConsumerLike(ctx.jsm, variant.stream, consumer, variant, variant.subjectPrefix);
+  }
+  await molStreamLike(ctx.jsm, noop.stream, noop);
+  const pool = new Pool({ connectionString: settings.databaseUrl, max: concurrency });
+  let poolEnded;
+  const endPool = () => (poolEnded ??= pool.end());
+  ctx.stops.push(endPool);
+  const tenants = new TenantService(pool);
+  await tenants.createTenantSchema(tenantId);
+  const userEvent = (i) => {
+    const event = userCreated(i, tenantId);
+    return event;
+  };
+  const applyUser = (event, m) => {
+    const { userId, email, name } = event.data;
+    return tenants.applyUserEvent(tenantId, { eventId: event.id, userId, position: m.seq, kind: 'created', email, name });
+  };
+
+  const sides = {
+    async plugin() {
+      const count = counter(settings.consumeEvents);
+      const app = await pluginApp('cn', count.tick);
+      await fill(`${noop.subjectPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
+      await app.ready();
+      const span = await within(count.all, 'plugin, no-op handler');
+      await app.close();
+      return rate(span);
+    },
+    async raw() {
+      const count = counter(settings.consumeEvents);
+      await fill(`${noop.rawPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
+      const loop = await rawConcurrentConsumer(ctx.js, noop.rawStream, noop.rawDurable, { batch: settings.consumeBatch, concurrency }, async () => count.tick());
+      const span = await within(count.all, 'raw pull consumer, no-op handler');
+      await loop.stop();
+      return rate(span);
+    },
+    async moleculer() {
+      const count = counter(settings.consumeEvents);
+      const broker = moleculerBroker();
+      broker.createService({
+        name: `bench-${RUN}`,
+        channels: {
+          [`${noop.molPrefix}.tenant.ready`]: {
+            group: noop.molGroup,
+            maxInFlight: concurrency,
+            // The stream is there already; a new durable starts at the stream's first message, as the plugin's does.
+            nats: { streamConfig: { name: noop.molStream, subjects: [`${noop.molPrefix}.>`] }, consumerOptions: { config: { deliver_policy: 'all' } } },
+            async handler() {
+              count.tick();
+            },
+          },
+        },
+      });
+      await fill(`${noop.molPrefix}.tenant.ready`, latencyEvents(settings.consumeEvents));
+      await broker.start();
+      try {
+        const span = await within(count.all, 'moleculer-channels, no-op handler');
+        return rate(span);
+      } finally {
+        await broker.stop();
+      }
+    },
+    async pluginDb() {
+      const app = await pluginApp('cdb');
+      await fill(`${db.subjectPrefix}.user.created`, Array.from({ length: settings.consumeDbEvents }, (_, i) => userEvent(i)));
+      await app.ready();
+      const span = await handledSpan(app, 'user.created', settings.consumeDbEvents);
+      await app.close();
+      return rate(span);
+    },
+    async rawDb() {
+      const count = counter(settings.consumeDbEvents);
+      await fill(`${db.rawPrefix}.user.created`, Array.from({ length: settings.consumeDbEvents }, (_, i) => userEvent(i)));
+      const loop = await rawConcurrentConsumer(ctx.js, db.rawStream, db.rawDurable, { batch: settings.consumeBatch, concurrency }, async (event, m) => {
+        await applyUser(event, m);
+        count.tick();
+      });
+      const span = await within(count.all, 'raw pull consumer, user.created handler');
+      await loop.stop();
+      return rate(span);
+    },
+  };
+  // BENCH_CONSUME_SIDES runs some of them only (to profile one); the ratios need all of them.
+  const order = env.BENCH_CONSUME_SIDES ? env.BENCH_CONSUME_SIDES.split(',') : Object.keys(sides);
+  for (const side of order) if (!sides[side]) throw new Error(`BENCH_CONSUME_SIDES: unknown side ${side} (one of ${Object.keys(sides).join(', ')})`);
+
+  log(`consume: warm-up (${Math.min(settings.warmupEvents, settings.consumeEvents)} events, each side once)`);
+  const measured = { ...settings };
+  settings.consumeEvents = Math.min(settings.warmupEvents, settings.consumeEvents);
+  settings.consumeDbEvents = Math.min(settings.warmupEvents, settings.consumeDbEvents);
+  for (const side of order) await sides[side]();
+  settings.consumeEvents = measured.consumeEvents;
+  settings.consumeDbEvents = measured.consumeDbEvents;
+
+  const eps = Object.fromEntries(order.map((side) => [side, []]));
+  const ratios = { raw: [], moleculer: [], db: [] };
+  for (let rep = 0; rep < settings.repetitions; rep++) {
+    // CPU time of this process per event while a side consumed: steadier than events/s on a loaded
+    // machine, and it tells where the cost is (logged, not a figure).
+    const cpu = {};
+    for (let i = 0; i < order.length; i++) {
+      const side = order[(i + rep) % order.length];
+      const measured = await sides[side]();
+      eps[side].push(measured.eps);
+      cpu[side] = measured.cpuPerEvent;
+    }
+    const last = (side) => eps[side]?.at(-1);
+    const ratio = (list, a, b) => last(a) && last(b) && list.push(last(a) / last(b));
+    ratio(ratios.raw, 'plugin', 'raw');
+    ratio(ratios.moleculer, 'plugin', 'moleculer');
+    ratio(ratios.db, 'pluginDb', 'rawDb');
+    log(
+      `consume rep ${rep + 1}/${settings.repetitions} (${concurrency} at a time): ` +
+        order.map((side) => `${side} ${last(side).toFixed(0)}/s (${cpu[side].toFixed(0)} µs CPU/event)`).join(', ') +
+        (ratios.raw.length === rep + 1 ? ` (plugin ×${ratios.raw.at(-1).toFixed(2)} raw)` : '') +
+        (ratios.moleculer.length === rep + 1 ? ` (plugin ×${ratios.moleculer.at(-1).toFixed(2)} moleculer)` : ''),
+    );
+    for (const stream of [noop.stream, noop.rawStream, noop.molStream, db.stream, db.rawStream]) await ctx.jsm.streams.purge(stream);
+  }
+  await endPool();
+  if (env.BENCH_CONSUME_SIDES) return {};
+  return {
+    consume_raw: figure('events/s', eps.raw),
+    consume_plugin: figure('events/s', eps.plugin),
+    consume_moleculer: figure('events/s', eps.moleculer),
+    consume_ratio: figure('×', ratios.raw, { target: '>= 0.9', meets: median(ratios.raw) >= 0.9 }),
+    consume_vs_moleculer: figure('×', ratios.moleculer, { target: '>= 1.2', meets: median(ratios.moleculer) >= 1.2 }),
+    consume_db_raw: figure('events/s', eps.rawDb),
+    consume_db_plugin: figure('events/s', eps.pluginDb),
+    consume_db_ratio: figure('×', ratios.db),
   };
 }
 
@@ -596,6 +890,7 @@ async function main() {
     serverInfo = ctx.nc.info;
     if (settings.phases.has('throughput')) Object.assign(figures, await throughputPhase(ctx));
     if (settings.phases.has('latency')) Object.assign(figures, await latencyPhase(ctx));
+    if (settings.phases.has('consume')) Object.assign(figures, await consumePhase(ctx));
     if (settings.phases.has('tenants')) Object.assign(figures, await tenantsPhase(ctx));
     if (settings.phases.has('outbox')) Object.assign(figures, await outboxPhase(ctx));
   } catch (error) {
