@@ -37,6 +37,8 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/connection-options.test.ts.ejs'),
   templateFile('test/event-contract.test.ts.ejs'),
   templateFile('test/integration/harness.ts.ejs'),
+  templateFile('test/integration/private-nats.ts.ejs'),
+  templateFile('test/integration/conformance.test.ts.ejs'),
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
   templateFile('test/integration/dlq-tool.test.ts.ejs'),
