@@ -95,16 +95,29 @@ def user_burst(rng, tenants, users_per_tenant):
     return items
 
 
-def create_tenants(lab, publisher, tenants, wait=True):
+def tenant_created_items(tenants, copies=1):
+    """One tenant.created per tenant, each `copies` times with the same Nats-Msg-Id (stored once)."""
     items = []
     for tenant in tenants:
         e = event('tenant.created', tenant, {'tenantId': tenant, 'name': f'Tenant {tenant}'})
-        items.append((subject_of(e), encode(e), e['id']))
-        items.append((subject_of(e), encode(e), e['id']))  # twice: stored once
-    publisher.publish_all(items)
+        items.extend([(subject_of(e), encode(e), e['id'])] * copies)
+    return items
+
+
+def create_tenants(lab, publisher, tenants, wait=True):
+    publisher.publish_all(tenant_created_items(tenants, copies=2))
     if wait:
         wanted = {f'tenant_{t.replace("-", "_")}' for t in tenants}
         until('tenant schemas', lambda: wanted <= {row[0] for row in lab.pg.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant_%'")}, 60)
+
+
+def tenants_then_burst(lab, rng, prefix, users_per_tenant):
+    """Four tenants created and waited for; returns the start time, a publisher and their users' events, unpublished."""
+    started = time.time()
+    publisher = Publisher(lab_port())
+    tenants = [f'{prefix}{i}' for i in range(4)]
+    create_tenants(lab, publisher, tenants)
+    return started, publisher, user_burst(rng, tenants, users_per_tenant)
 
 
 def check_instances(lab, expect_up=True):
@@ -175,11 +188,7 @@ def scenario_tenants_with_users(lab, rng):
     started = time.time()
     publisher = Publisher(lab_port())
     tenants = [f'n{i}' for i in range(8)]
-    items = []
-    for tenant in tenants:
-        e = event('tenant.created', tenant, {'tenantId': tenant, 'name': f'Tenant {tenant}'})
-        items.append((subject_of(e), encode(e), e['id']))
-    publisher.publish_all(items)  # stream order: every tenant first ...
+    publisher.publish_all(tenant_created_items(tenants))  # stream order: every tenant first ...
     publisher.publish_all(user_burst(rng, tenants, 40))  # ... then their users, at once
     return finish(lab, started)
 
@@ -192,11 +201,7 @@ def scenario_frozen_tenant(lab, rng):
     victim.group.signal(signal.SIGSTOP)  # its pending pull still takes its share of what comes next
     log('instance 0 frozen')
     tenants = [f'f{i}' for i in range(6)]
-    items = []
-    for tenant in tenants:
-        e = event('tenant.created', tenant, {'tenantId': tenant, 'name': f'Tenant {tenant}'})
-        items.append((subject_of(e), encode(e), e['id']))
-    publisher.publish_all(items)
+    publisher.publish_all(tenant_created_items(tenants))
     publisher.publish_all(user_burst(rng, tenants, 20))
     time.sleep(8)
     victim.stop(signal.SIGKILL)
@@ -206,32 +211,20 @@ def scenario_frozen_tenant(lab, rng):
 
 def scenario_kill_instance(lab, rng):
     """One instance SIGKILLed mid-burst; the other takes over its unacknowledged messages."""
-    started = time.time()
-    publisher = Publisher(lab_port())
-    tenants = [f'k{i}' for i in range(4)]
-    create_tenants(lab, publisher, tenants)
-    items = user_burst(rng, tenants, 150)
+    started, publisher, items = tenants_then_burst(lab, rng, 'k', 150)
     half = len(items) // 2
     publisher.publish_all(items[:half])
     victim = lab.instances[0]
     victim.stop(signal.SIGKILL)
     log('instance 0 killed')
     more_tenants = [f'k{i}' for i in range(4, 8)]
-    items2 = []
-    for tenant in more_tenants:
-        e = event('tenant.created', tenant, {'tenantId': tenant, 'name': f'Tenant {tenant}'})
-        items2.append((subject_of(e), encode(e), e['id']))
-    publisher.publish_all(items[half:] + items2)
+    publisher.publish_all(items[half:] + tenant_created_items(more_tenants))
     return finish(lab, started, check_shared=False)
 
 
 def scenario_nats_restart(lab, rng):
     """NATS killed and started again (same store) during a burst."""
-    started = time.time()
-    publisher = Publisher(lab_port())
-    tenants = [f'r{i}' for i in range(4)]
-    create_tenants(lab, publisher, tenants)
-    items = user_burst(rng, tenants, 120)
+    started, publisher, items = tenants_then_burst(lab, rng, 'r', 120)
     third = len(items) // 3
     publisher.publish_all(items[:third])
     done = threading.Event()
