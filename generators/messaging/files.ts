@@ -55,7 +55,8 @@ export const files: readonly TemplateFile[] = [
  */
 export const packages: PackagesByFeature = {
   always: [
-    'nats',
+    '@nats-io/transport-node', // the connection; @nats-io/jetstream is JetStream on it (one range for both)
+    '@nats-io/jetstream',
     'ajv',
     'ajv-formats',
     'env-schema',
