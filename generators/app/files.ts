@@ -21,6 +21,9 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/routes/health.ts.ejs'),
   templateFile('test/app.test.ts.ejs'),
   templateFile('test/config.test.ts.ejs'),
+  templateFile('test/server.test.ts.ejs'),
+  templateFile('test/readiness.test.ts.ejs'),
+  templateFile('test/until.ts.ejs'),
   templateFile('test/database.test.ts.ejs', { when: 'database' }),
 ];
 
