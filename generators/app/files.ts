@@ -25,6 +25,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/readiness.test.ts.ejs'),
   templateFile('test/until.ts.ejs'),
   templateFile('test/database.test.ts.ejs', { when: 'database' }),
+  templateFile('test/database-connection.test.ts.ejs', { when: 'database' }),
 ];
 
 /** The npm packages these files import or run, one line each; ranges in lib/dependency-versions/package.json. */
