@@ -21,7 +21,11 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/routes/health.ts.ejs'),
   templateFile('test/app.test.ts.ejs'),
   templateFile('test/config.test.ts.ejs'),
+  templateFile('test/server.test.ts.ejs'),
+  templateFile('test/readiness.test.ts.ejs'),
+  templateFile('test/until.ts.ejs'),
   templateFile('test/database.test.ts.ejs', { when: 'database' }),
+  templateFile('test/database-connection.test.ts.ejs', { when: 'database' }),
 ];
 
 /** The npm packages these files import or run, one line each; ranges in lib/dependency-versions/package.json. */
@@ -71,7 +75,7 @@ export function packageJsonFor(serviceName: string) {
       build: 'tsc -p tsconfig.build.json',
       start: 'node dist/server.js',
       dev: 'tsx watch src/server.ts',
-      test: 'jest',
+      test: 'jest --coverage',
       'test:integration': 'jest test/integration',
       typecheck: 'tsc --noEmit',
       lint: 'eslint .',
