@@ -71,7 +71,7 @@ export function packageJsonFor(serviceName: string) {
       build: 'tsc -p tsconfig.build.json',
       start: 'node dist/server.js',
       dev: 'tsx watch src/server.ts',
-      test: 'jest',
+      test: 'jest --coverage',
       'test:integration': 'jest test/integration',
       typecheck: 'tsc --noEmit',
       lint: 'eslint .',
