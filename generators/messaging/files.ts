@@ -43,6 +43,8 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/integration/harness.ts.ejs'),
   templateFile('test/integration/private-nats.ts.ejs'),
   templateFile('test/integration/connection-errors.test.ts.ejs'),
+  templateFile('test/integration/streams.test.ts.ejs'),
+  templateFile('test/integration/publisher-failures.test.ts.ejs'),
   templateFile('test/integration/conformance.test.ts.ejs'),
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
