@@ -68,7 +68,7 @@ describe.each(variants)('saasquatch:app with database=$database, messageQueue=$m
       scripts: {
         build: 'tsc -p tsconfig.build.json',
         start: 'node dist/server.js',
-        test: 'jest',
+        test: 'jest --coverage',
         'test:integration': 'jest test/integration',
         typecheck: 'tsc --noEmit',
       },
