@@ -13,6 +13,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('src/messaging/streams.ts.ejs'),
   templateFile('src/messaging/asyncapi.ts.ejs'),
   templateFile('src/messaging/consuming.ts.ejs'),
+  templateFile('src/messaging/batched-acks.ts.ejs'),
   templateFile('src/messaging/jetstream-publisher.ts.ejs'),
   templateFile('src/messaging/dead-letters.ts.ejs'),
   templateFile('src/messaging/dead-letter-queue.ts.ejs'),
