@@ -43,6 +43,8 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/integration/conformance.test.ts.ejs'),
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
+  templateFile('test/integration/jetstream-publisher.test.ts.ejs'),
+  templateFile('test/integration/batched-acks.test.ts.ejs'),
   templateFile('test/integration/dlq-tool.test.ts.ejs'),
   templateFile('test/integration/observability.test.ts.ejs'),
   templateFile('test/integration/dlq-replay-order.test.ts.ejs', { when: 'database' }),
