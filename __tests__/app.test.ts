@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -77,8 +77,9 @@ describe.each(variants)('saasquatch:app with database=$database, messageQueue=$m
     });
     const check = features.database ? result.assertJsonFileContent : result.assertNoJsonFileContent;
     check.call(result, 'package.json', { dependencies: { '@fastify/postgres': '^6.0.0', pg: '^8.13.0' } });
-    const nats = features.messageQueue ? result.assertJsonFileContent : result.assertNoJsonFileContent;
-    nats.call(result, 'package.json', { dependencies: { nats: /^\^2\./ as unknown as string } });
+    const { dependencies } = JSON.parse(readFileSync(join(result.cwd, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const natsClient = features.messageQueue ? { '@nats-io/transport-node': '^3.4.0', '@nats-io/jetstream': '^3.4.0' } : {};
+    expect(Object.fromEntries(Object.entries(dependencies).filter(([name]) => /nats/.test(name)))).toEqual(natsClient);
   });
 
   it('wires the features into the app and its configuration', async () => {

@@ -17,6 +17,8 @@ const FIGURES = [
   'throughput_moleculer',
   'throughput_ratio',
   'throughput_vs_moleculer',
+  'throughput_raw_v3',
+  'throughput_raw_v3_ratio',
   'latency_raw_p50',
   'latency_raw_p99',
   'latency_plugin_p50',

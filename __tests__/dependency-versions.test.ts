@@ -18,6 +18,12 @@ describe('the version table', () => {
     for (const features of [{ database: true }, { database: false }]) expect(() => dependenciesFor(packages, features)).not.toThrow();
   });
 
+  it('gives the NATS client packages one range: transport-node and jetstream are released together, on one nats-core', () => {
+    const { dependencies } = VERSION_TABLE;
+    expect(dependencies['@nats-io/transport-node']).toMatch(/^\^3\./);
+    expect(dependencies['@nats-io/jetstream']).toBe(dependencies['@nats-io/transport-node']);
+  });
+
   it('holds no package that no generator lists', () => {
     const listed = new Set(Object.values(lists).flatMap((packages) => Object.values(packages).flat()));
     const table = [...Object.keys(VERSION_TABLE.dependencies), ...Object.keys(VERSION_TABLE.devDependencies)];

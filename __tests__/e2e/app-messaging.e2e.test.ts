@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { STEP_TIMEOUT, describeService } from '../support/e2e-service.js';
-import { generateService, typeCheckEventsDocExamples, until, withServer } from '../support/e2e.js';
+import { generateService, serviceNatsConnect, typeCheckEventsDocExamples, until, withServer } from '../support/e2e.js';
 import { PrivateNatsServer } from '../support/nats-server.js';
 
 let withoutDatabase: string | undefined;
@@ -30,12 +30,10 @@ describe('docs/EVENTS.md of a service with database and message queue', () => {
   }, STEP_TIMEOUT);
 });
 
-/** The parts of the `nats` client (installed in the service, not in this package) the test uses. */
-interface NatsClient {
-  connect(options: { servers: string }): Promise<{
-    jetstream(): { publish(subject: string, data: Uint8Array, options: { msgID: string }): Promise<unknown> };
-    close(): Promise<void>;
-  }>;
+/** The parts of a NATS connection (the client installed in the service, not in this package) the test uses. */
+interface NatsConnection {
+  jetstream(): { publish(subject: string, data: Uint8Array, options: { msgID: string }): Promise<unknown> };
+  close(): Promise<void>;
 }
 type CreateEvent = (type: string, tenantId: string, data: Record<string, string>) => { id: string; type: string };
 
@@ -49,14 +47,13 @@ describe('a built service with message queue while NATS restarts', () => {
     const service = withoutDatabase!;
     // The service's own client and its built event factory: what another service on the bus would send.
     const fromService = createRequire(join(service, 'package.json'));
-    const { connect } = fromService('nats') as NatsClient;
     const { createEvent } = fromService('./dist/messaging/events.js') as { createEvent: CreateEvent };
 
     nats = await PrivateNatsServer.start();
     const server = nats;
     const publish = async (tenantId: string) => {
       const event = createEvent('user.created', tenantId, { userId: 'u1', email: 'u1@example.com', name: 'U', tenantId });
-      const nc = await connect({ servers: server.url });
+      const nc = await serviceNatsConnect<NatsConnection>(service, { servers: server.url });
       await nc.jetstream().publish(`events.${event.type}`, new TextEncoder().encode(JSON.stringify(event)), { msgID: event.id });
       await nc.close();
       return event;

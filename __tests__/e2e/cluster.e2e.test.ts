@@ -6,10 +6,10 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, startServer, until, type RunningServer } from '../support/e2e.js';
+import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, serviceNatsConnect, startServer, until, type RunningServer } from '../support/e2e.js';
 import { PrivateNatsCluster } from '../support/nats-server.js';
 
-/** The parts of the service's `nats` and `pg` packages, and of its built code, that the tests use. */
+/** The parts of the service's NATS client and `pg` packages, and of its built code, that the tests use. */
 interface StreamInfo {
   config: { num_replicas: number };
   state: { messages: number; first_seq: number; last_seq: number };
@@ -18,7 +18,7 @@ interface StreamInfo {
 interface JetStreamManager {
   streams: {
     info(name: string): Promise<StreamInfo>;
-    getMessage(stream: string, query: { seq: number }): Promise<{ subject: string; json<T>(): T }>;
+    getMessage(stream: string, query: { seq: number }): Promise<{ subject: string; json<T>(): T } | null>;
   };
 }
 interface NatsConnection {
@@ -92,7 +92,7 @@ async function storedEvents(stream: string, subject: string): Promise<{ id: stri
   const events: { id: string }[] = [];
   for (let start = 0; start < sequences.length; start += 100) {
     const messages = await Promise.all(sequences.slice(start, start + 100).map((seq) => jsm.streams.getMessage(stream, { seq })));
-    for (const message of messages) if (message.subject === subject) events.push(message.json<{ id: string }>());
+    for (const message of messages) if (message?.subject === subject) events.push(message.json<{ id: string }>());
   }
   return events;
 }
@@ -104,7 +104,7 @@ beforeAll(async () => {
   await npmRun(service, 'build');
   const fromService = createRequire(join(service, 'package.json'));
   modules = {
-    connect: (fromService('nats') as Pick<ServiceModules, 'connect'>).connect,
+    connect: (options) => serviceNatsConnect<NatsConnection>(service, options),
     Client: (fromService('pg') as Pick<ServiceModules, 'Client'>).Client,
     ...(fromService('./dist/messaging/events.js') as Pick<ServiceModules, 'createEvent'>),
   };

@@ -1,20 +1,20 @@
 // A built service (database and message queue) under faults, on private servers: NATS down for 30 s,
-// PostgreSQL down for 10 s during a burst, NATS gone for good. Events come from the service's own `nats`
+// PostgreSQL down for 10 s during a burst, NATS gone for good. Events come from the service's own NATS
 // client, as another service on the bus would send them. The shared NATS and PostgreSQL are never stopped.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL, eventsEnv, generateService, NATS_URL, natsStreams, npmInstall, npmRun, startServer, until, type RunningServer } from '../support/e2e.js';
+import { DATABASE_URL, eventsEnv, generateService, NATS_URL, natsStreams, npmInstall, npmRun, serviceNatsConnect, startServer, until, type RunningServer } from '../support/e2e.js';
 import { PrivateNatsServer } from '../support/nats-server.js';
 import { PrivatePostgresServer } from '../support/postgres-server.js';
 
-/** The parts of the service's `nats` and `pg` packages, and of its built code, that the tests use. */
+/** The parts of the service's NATS client and `pg` packages, and of its built code, that the tests use. */
 interface JetStream {
   publish(subject: string, data: Uint8Array, options: { msgID: string }): Promise<{ seq: number }>;
 }
 interface NatsConnection {
   jetstream(): JetStream;
-  jetstreamManager(): Promise<{ streams: { info(name: string): Promise<{ state: { messages: number } }>; getMessage(stream: string, query: { last_by_subj: string }): Promise<{ json<T>(): T }> } }>;
+  jetstreamManager(): Promise<{ streams: { info(name: string): Promise<{ state: { messages: number } }>; getMessage(stream: string, query: { last_by_subj: string }): Promise<{ json<T>(): T } | null> } }>;
   close(): Promise<void>;
 }
 interface ServiceModules {
@@ -39,7 +39,7 @@ beforeAll(async () => {
   await npmRun(service, 'build');
   const fromService = createRequire(join(service, 'package.json'));
   modules = {
-    connect: (fromService('nats') as Pick<ServiceModules, 'connect'>).connect,
+    connect: (options) => serviceNatsConnect<NatsConnection>(service, options),
     Client: (fromService('pg') as Pick<ServiceModules, 'Client'>).Client,
     ...(fromService('./dist/messaging/events.js') as Pick<ServiceModules, 'createEvent' | 'derivedEventId'>),
   };
@@ -115,7 +115,7 @@ describe('NATS down for 30 s while the service runs', () => {
       const nc = await modules.connect({ servers: nats!.url });
       try {
         const jsm = await nc.jetstreamManager();
-        const last = await jsm.streams.getMessage('EVENTS', { last_by_subj: 'events.tenant.ready' }).catch(() => undefined);
+        const last = await jsm.streams.getMessage('EVENTS', { last_by_subj: 'events.tenant.ready' });
         return last?.json<{ id: string }>().id === readyId;
       } finally {
         await nc.close();

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, serviceEnv, until } from '../support/e2e.js';
+import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, serviceEnv, serviceNatsConnect, until } from '../support/e2e.js';
 import { PrivateNatsServer } from '../support/nats-server.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('../support/outbox-relay-child.cjs', import.meta.url));
@@ -43,7 +43,7 @@ interface NatsConnection {
   jetstreamManager(): Promise<{
     streams: {
       info(stream: string): Promise<{ state: { messages: number; first_seq: number; last_seq: number } }>;
-      getMessage(stream: string, query: { seq: number }): Promise<{ header?: { get(name: string): string }; json<T>(): T }>;
+      getMessage(stream: string, query: { seq: number }): Promise<{ header?: { get(name: string): string }; json<T>(): T } | null>;
     };
   }>;
   close(): Promise<void>;
@@ -98,7 +98,7 @@ describe('the outbox of a built service under faults', () => {
       ...(fromService('./dist/messaging/messaging-tables.js') as Pick<ServiceModules, 'messagingTables' | 'ensureMessagingTables'>),
       ...(fromService('./dist/messaging/outbox.js') as Pick<ServiceModules, 'enqueue'>),
       ...(fromService('./dist/messaging/events.js') as Pick<ServiceModules, 'createEvent'>),
-      ...(fromService('nats') as Pick<ServiceModules, 'connect'>),
+      connect: (options) => serviceNatsConnect<NatsConnection>(service, options),
     };
     pool = new modules.Pool({ connectionString: DATABASE_URL });
     await modules.ensureMessagingTables(pool, modules.messagingTables(schema));
@@ -171,6 +171,7 @@ describe('the outbox of a built service under faults', () => {
       const msgIds: string[] = [];
       for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
         const message = await jsm.streams.getMessage(stream, { seq });
+        if (!message) continue; // deleted
         ids.push(message.json<{ id: string }>().id);
         msgIds.push(message.header?.get('Nats-Msg-Id') ?? '');
       }

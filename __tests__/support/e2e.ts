@@ -2,6 +2,7 @@
 // run their own scripts against the real NATS and PostgreSQL, and start the built server.
 // Every failure carries the output of what failed, so that a CI log shows why.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -394,15 +395,30 @@ export function eventsEnv(tag: string): Record<string, string> {
 }
 
 /**
- * Lists the JetStream streams and deletes `remove`, with the `nats` client the service installed
+ * Connects with the NATS client packages the service installed (this package has no NATS client of its
+ * own), as another service on the bus would. The connection offers JetStream as two methods, the shape the
+ * tests describe in their own `Connection` interfaces (with just the calls each one makes).
+ */
+export async function serviceNatsConnect<Connection>(service: string, options: Record<string, unknown>): Promise<Connection> {
+  const fromService = createRequire(join(service, 'package.json'));
+  const { connect } = fromService('@nats-io/transport-node') as { connect: (options: Record<string, unknown>) => Promise<{ close(): Promise<void> }> };
+  const { jetstream, jetstreamManager } = fromService('@nats-io/jetstream') as { jetstream: (nc: unknown) => unknown; jetstreamManager: (nc: unknown) => Promise<unknown> };
+  const nc = await connect(options);
+  const connection = { jetstream: () => jetstream(nc), jetstreamManager: () => jetstreamManager(nc), close: () => nc.close() };
+  return connection as Connection;
+}
+
+/**
+ * Lists the JetStream streams and deletes `remove`, with the NATS client the service installed
  * (this package has no NATS client of its own). Returns the names that existed before.
  */
 export async function natsStreams(service: string, remove: readonly string[] = []): Promise<string[]> {
   const script = `
-    const { connect } = require('nats');
+    const { connect } = require('@nats-io/transport-node');
+    const { jetstreamManager } = require('@nats-io/jetstream');
     (async () => {
       const nc = await connect({ servers: process.env.NATS_URL, timeout: 10000 });
-      const jsm = await nc.jetstreamManager();
+      const jsm = await jetstreamManager(nc);
       const names = [];
       for await (const info of jsm.streams.list()) names.push(info.config.name);
       for (const name of JSON.parse(process.argv[1])) if (names.includes(name)) await jsm.streams.delete(name);

@@ -41,6 +41,7 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/integration/conformance.test.ts.ejs'),
   templateFile('test/integration/nats-events.test.ts.ejs'),
   templateFile('test/integration/delivery.test.ts.ejs'),
+  templateFile('test/integration/connect-errors.test.ts.ejs'),
   templateFile('test/integration/dlq-tool.test.ts.ejs'),
   templateFile('test/integration/observability.test.ts.ejs'),
   templateFile('test/integration/dlq-replay-order.test.ts.ejs', { when: 'database' }),
@@ -55,7 +56,8 @@ export const files: readonly TemplateFile[] = [
  */
 export const packages: PackagesByFeature = {
   always: [
-    'nats',
+    '@nats-io/transport-node', // the connection; @nats-io/jetstream is JetStream on it (one range for both)
+    '@nats-io/jetstream',
     'ajv',
     'ajv-formats',
     'env-schema',

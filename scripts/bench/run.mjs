@@ -123,6 +123,8 @@ const ROWS = [
   ['throughput_moleculer', 'throughput: @moleculer/channels sendToChannel'],
   ['throughput_ratio', '  publishEvent / raw        (target ≥ 1.6)'],
   ['throughput_vs_moleculer', '  publishEvent / moleculer  (target ≥ 1.5)'],
+  ['throughput_raw_v3', "throughput: raw js.publish, the service's @nats-io/* 3.x"],
+  ['throughput_raw_v3_ratio', '  raw 3.x / raw nats 2.29'],
   ['latency_raw_p50', 'publish→handler p50: raw pull consumer'],
   ['latency_raw_p99', 'publish→handler p99: raw pull consumer'],
   ['latency_plugin_p50', 'publish→handler p50: subscriber plugin'],

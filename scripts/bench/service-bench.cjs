@@ -22,6 +22,20 @@ if (!fs.existsSync(path.join(PEERS, 'node_modules', 'nats'))) throw new Error(`$
 const peerRequire = createRequire(path.join(PEERS, 'package.json'));
 const { connect, StringCodec } = peerRequire('nats');
 
+/**
+ * The service's own client library, used raw, when it is `@nats-io/*` 3.x: the throughput phase then also
+ * measures it with default options, next to raw `nats` 2.29 (the issue-12 baseline), so the client move
+ * alone shows. Undefined for a service on another client.
+ */
+function serviceClientV3() {
+  const fromService = createRequire(path.join(__dirname, 'package.json'));
+  try {
+    return { connect: fromService('@nats-io/transport-node').connect, jetstream: fromService('@nats-io/jetstream').jetstream };
+  } catch {
+    return undefined;
+  }
+}
+
 const env = process.env;
 const int = (name, fallback) => {
   const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
@@ -71,6 +85,8 @@ const names = (phase) => ({
   molStream: `${STREAM_PREFIX}${phase.toUpperCase()}_MOL`,
   molPrefix: `bench_${RUN}_${phase}_mol`,
   molGroup: `bench-${RUN}-${phase}-mol`,
+  rawV3Stream: `${STREAM_PREFIX}${phase.toUpperCase()}_RAWV3`,
+  rawV3Prefix: `bench_${RUN}_${phase}_rawv3`,
 });
 const TENANT_SCHEMA_PREFIX = `tenant_${RUN}_`;
 /** The outbox phase's own messaging schema (outbox and inbox tables). */
@@ -324,6 +340,16 @@ async function throughputPhase(ctx) {
     publishEvent: (event) => app.publishEvent(event),
     moleculer: (event) => broker.sendToChannel(molChannel, event, { msgID: event.id }),
   };
+  const v3 = serviceClientV3();
+  if (v3) {
+    const nc = await v3.connect({ servers: settings.natsUrl, name: `${settings.serviceName}-bench-raw-v3` });
+    ctx.stops.push(() => (nc.isClosed() ? Promise.resolve() : nc.drain()));
+    const { config } = await ctx.jsm.streams.info(n.rawStream);
+    await ctx.jsm.streams.add({ ...config, name: n.rawV3Stream, subjects: [`${n.rawV3Prefix}.>`] });
+    const js = v3.jetstream(nc);
+    const v3Subject = `${n.rawV3Prefix}.user.created`;
+    sides.rawV3 = (event) => js.publish(v3Subject, sc.encode(JSON.stringify(event)), { msgID: event.id });
+  }
   const names_ = Object.keys(sides);
 
   log(`throughput: warm-up (${settings.warmupEvents} events each side)`);
@@ -335,12 +361,12 @@ async function throughputPhase(ctx) {
   // the next slice in another order, …), each slice with up to settings.inFlight publishes in flight; a
   // side's throughput is N divided by the time its slices took together.
   const slices = Math.max(1, Math.min(settings.slices, Math.floor(settings.events / settings.inFlight)));
-  const eps = { raw: [], publishEvent: [], moleculer: [] };
-  const ratios = { raw: [], moleculer: [] };
+  const eps = Object.fromEntries(names_.map((side) => [side, []]));
+  const ratios = { raw: [], moleculer: [], rawV3: [] };
   for (let rep = 0; rep < settings.repetitions; rep++) {
     // The same payloads for every side (each side has its own stream, so ids do not collide).
     const events = userEvents(settings.events);
-    const ms = { raw: 0, publishEvent: 0, moleculer: 0 };
+    const ms = Object.fromEntries(names_.map((side) => [side, 0]));
     for (let slice = 0; slice < slices; slice++) {
       const part = events.slice(Math.floor((slice * events.length) / slices), Math.floor(((slice + 1) * events.length) / slices));
       for (let i = 0; i < names_.length; i++) {
@@ -351,11 +377,13 @@ async function throughputPhase(ctx) {
     for (const side of names_) eps[side].push(settings.events / (ms[side] / 1000));
     ratios.raw.push(eps.publishEvent.at(-1) / eps.raw.at(-1));
     ratios.moleculer.push(eps.publishEvent.at(-1) / eps.moleculer.at(-1));
+    if (v3) ratios.rawV3.push(eps.rawV3.at(-1) / eps.raw.at(-1));
     log(
       `throughput rep ${rep + 1}/${settings.repetitions}: raw ${eps.raw.at(-1).toFixed(0)}/s, publishEvent ${eps.publishEvent.at(-1).toFixed(0)}/s, ` +
-        `moleculer ${eps.moleculer.at(-1).toFixed(0)}/s (publishEvent ×${ratios.raw.at(-1).toFixed(2)} raw, ×${ratios.moleculer.at(-1).toFixed(2)} moleculer)`,
+        `moleculer ${eps.moleculer.at(-1).toFixed(0)}/s (publishEvent ×${ratios.raw.at(-1).toFixed(2)} raw, ×${ratios.moleculer.at(-1).toFixed(2)} moleculer)` +
+        (v3 ? `, raw v3 ${eps.rawV3.at(-1).toFixed(0)}/s` : ''),
     );
-    for (const stream of [n.stream, n.rawStream, n.molStream]) await ctx.jsm.streams.purge(stream);
+    for (const stream of [n.stream, n.rawStream, n.molStream, ...(v3 ? [n.rawV3Stream] : [])]) await ctx.jsm.streams.purge(stream);
   }
   await stopBroker();
   await app.close();
@@ -365,6 +393,7 @@ async function throughputPhase(ctx) {
     throughput_moleculer: figure('events/s', eps.moleculer),
     throughput_ratio: figure('×', ratios.raw, { target: '>= 1.6', meets: median(ratios.raw) >= 1.6 }),
     throughput_vs_moleculer: figure('×', ratios.moleculer, { target: '>= 1.5', meets: median(ratios.moleculer) >= 1.5 }),
+    ...(v3 ? { throughput_raw_v3: figure('events/s', eps.rawV3), throughput_raw_v3_ratio: figure('×', ratios.rawV3) } : {}),
   };
 }
 
