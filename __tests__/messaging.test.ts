@@ -127,6 +127,9 @@ describe('saasquatch:messaging on a service made by saasquatch without messaging
       'test/app.test.ts',
       "    expect(response.statusCode).toBe(200);\n    expect(report.checks.nats.status).toBe('up');\n  });",
     );
+    // Built from the environment, the app test would otherwise consume from the default streams and leave its consumers there.
+    result.assertFileContent('test/app.test.ts', /^import \{ useStreamsOfItsOwn \} from '\.\/integration\/harness';$/m);
+    result.assertFileContent('test/app.test.ts', /\nuseStreamsOfItsOwn\('app'\);\n\ndescribe\(/);
     const compose = parseDocument(readTree(folder)['docker-compose.yml']!).toJS() as ComposeFile;
     expect(compose.services.app).toMatchObject({
       environment: { NATS_URL: 'nats://nats:4222' },

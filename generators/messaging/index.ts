@@ -6,7 +6,7 @@ import { dependenciesFor } from '../../lib/dependency-versions.js';
 import { ComposeFileError, addComposeService, type ComposeAddition } from '../../lib/edits/compose.js';
 import { addImports } from '../../lib/edits/imports.js';
 import { editInPlace } from '../../lib/edits/in-place.js';
-import { appendOnce, insertBeforeNeedle, insertInBlock } from '../../lib/edits/text.js';
+import { appendOnce, insertBeforeNeedle, insertInBlock, lineEndingOf } from '../../lib/edits/text.js';
 import { UsageError, assertServiceName, readOption, type ServiceConfig } from '../../lib/service-config.js';
 import { filesFor } from '../../lib/template-files.js';
 import { databasePlugin, readinessPlugin } from '../app/files.js';
@@ -63,6 +63,11 @@ const READINESS_TEST = {
   file: 'test/app.test.ts',
   test: "'reports every dependency up on GET /ready'",
   expectation: "expect(report.checks.nats.status).toBe('up');",
+};
+/** The app test builds the app from the environment: it gets streams of its own instead of the default ones. */
+const APP_TEST_STREAMS = {
+  importLine: "import { useStreamsOfItsOwn } from './integration/harness';",
+  call: "useStreamsOfItsOwn('app');",
 };
 const COMPOSE_NATS: ComposeAddition = {
   service: 'nats',
@@ -255,12 +260,19 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     });
   }
 
-  /** The README links docs/EVENTS.md, and the app's readiness test expects NATS up. */
+  /** The README links docs/EVENTS.md; the app test expects NATS up, on streams of its own. */
   #extendDocumentation(): void {
     this.#editIfPresent('README.md', (content) => appendOnce(content, '## Event system', README_SECTION));
     this.#editIfPresent(READINESS_TEST.file, (content) =>
       insertInBlock(content, READINESS_TEST.test, /^\s*expect\(/, READINESS_TEST.expectation) ?? content,
     );
+    this.#editIfPresent(READINESS_TEST.file, (content) => {
+      const { importLine, call } = APP_TEST_STREAMS;
+      const at = content.search(/^describe\(/m);
+      if (at === -1 || content.includes(call)) return content;
+      const eol = lineEndingOf(content);
+      return addImports(`${content.slice(0, at)}${call}${eol}${eol}${content.slice(at)}`, [importLine]);
+    });
   }
 
   /** Applies `edit` to a file of the service that exists, writing only when it changes something. */
