@@ -52,7 +52,6 @@ export const files: readonly TemplateFile[] = [
   templateFile('test/integration/delivery.test.ts.ejs'),
   templateFile('test/integration/jetstream-publisher.test.ts.ejs'),
   templateFile('test/integration/batched-acks.test.ts.ejs'),
-  templateFile('test/integration/connect-errors.test.ts.ejs'),
   templateFile('test/integration/dlq-tool.test.ts.ejs'),
   templateFile('test/integration/observability.test.ts.ejs'),
   templateFile('test/integration/dlq-replay-order.test.ts.ejs', { when: 'database' }),

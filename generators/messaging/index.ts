@@ -64,11 +64,11 @@ const READINESS_TEST = {
   test: "'reports every dependency up on GET /ready'",
   expectation: "expect(report.checks.nats.status).toBe('up');",
 };
-/** The app test builds the app from the environment: it gets streams of its own instead of the default ones. */
-const APP_TEST_STREAMS = {
-  importLine: "import { useStreamsOfItsOwn } from './integration/harness';",
-  call: "useStreamsOfItsOwn('app');",
-};
+/** These tests build the app from the environment: each gets streams of its own instead of the default ones. */
+const TESTS_WITH_STREAMS_OF_THEIR_OWN = [
+  { file: 'test/app.test.ts', importLine: "import { useStreamsOfItsOwn } from './integration/harness';", call: "useStreamsOfItsOwn('app');" },
+  { file: 'test/server.test.ts', importLine: "import { useStreamsOfItsOwn } from './integration/harness';", call: "useStreamsOfItsOwn('server');" },
+];
 const COMPOSE_NATS: ComposeAddition = {
   service: 'nats',
   definition: `image: nats:2.12-alpine
@@ -260,19 +260,20 @@ export default class MessagingGenerator extends Generator<ServiceConfig, Messagi
     });
   }
 
-  /** The README links docs/EVENTS.md; the app test expects NATS up, on streams of its own. */
+  /** The README links docs/EVENTS.md; the app test expects NATS up; the tests that build the app from the environment use streams of their own. */
   #extendDocumentation(): void {
     this.#editIfPresent('README.md', (content) => appendOnce(content, '## Event system', README_SECTION));
     this.#editIfPresent(READINESS_TEST.file, (content) =>
       insertInBlock(content, READINESS_TEST.test, /^\s*expect\(/, READINESS_TEST.expectation) ?? content,
     );
-    this.#editIfPresent(READINESS_TEST.file, (content) => {
-      const { importLine, call } = APP_TEST_STREAMS;
-      const at = content.search(/^describe\(/m);
-      if (at === -1 || content.includes(call)) return content;
-      const eol = lineEndingOf(content);
-      return addImports(`${content.slice(0, at)}${call}${eol}${eol}${content.slice(at)}`, [importLine]);
-    });
+    for (const { file, importLine, call } of TESTS_WITH_STREAMS_OF_THEIR_OWN) {
+      this.#editIfPresent(file, (content) => {
+        const at = content.search(/^describe\(/m);
+        if (at === -1 || content.includes(call)) return content;
+        const eol = lineEndingOf(content);
+        return addImports(`${content.slice(0, at)}${call}${eol}${eol}${content.slice(at)}`, [importLine]);
+      });
+    }
   }
 
   /** Applies `edit` to a file of the service that exists, writing only when it changes something. */
