@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
+import { DATABASE_URL, NATS_URL } from './server-urls.js';
 
 /** The package's own CLI, as built by the global setup. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/saasquatch.js', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Where the tests find the real servers (never mocks): the environment when set, the local defaults otherwise. */
-export const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
-export const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+export { DATABASE_URL, NATS_URL };
 /** A PostgreSQL URL nothing listens on, to see a service report its database down. */
 export const CLOSED_DATABASE_URL = 'postgres://postgres@127.0.0.1:1/test';
 
