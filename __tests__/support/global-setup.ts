@@ -8,17 +8,16 @@ import { DATABASE_URL } from './server-urls.js';
  */
 const MESSAGING_SCHEMA = 'messaging';
 
-function messagingSchemaExists(): boolean {
-  const sql = `SELECT count(*) FROM pg_namespace WHERE nspname = '${MESSAGING_SCHEMA}'`;
-  return execFileSync('psql', [DATABASE_URL, '-Atqc', sql], { encoding: 'utf8' }).trim() !== '0';
+/** Runs `sql` in the shared database and returns what it printed, unaligned and without headers. */
+function psql(sql: string): string {
+  return execFileSync('psql', [DATABASE_URL, '-Atqc', `SET client_min_messages TO warning; ${sql}`], { encoding: 'utf8' }).trim();
 }
 
 /** The tests run the compiled generators (as users do): build them once, from the current sources. */
 export default function setup(): () => void {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-  const existedBefore = messagingSchemaExists();
+  const existedBefore = psql(`SELECT count(*) FROM pg_namespace WHERE nspname = '${MESSAGING_SCHEMA}'`) !== '0';
   return () => {
-    if (existedBefore) return;
-    execFileSync('psql', [DATABASE_URL, '-Atqc', `SET client_min_messages TO warning; DROP SCHEMA IF EXISTS ${MESSAGING_SCHEMA} CASCADE`], { stdio: 'inherit' });
+    if (!existedBefore) psql(`DROP SCHEMA IF EXISTS ${MESSAGING_SCHEMA} CASCADE`);
   };
 }
