@@ -1,12 +1,13 @@
 // A built service (database and message queue) on a 3-node NATS cluster of its own (SPEC 6): two instances,
-// NATS_URL listing the three nodes, NATS_STREAM_REPLICAS=3. The stream leader is killed during a burst of
-// 3,000 user.created events: every event is stored once and applied once, publishing goes on under the new
-// leader, and the killed node, started again, catches up. The shared NATS is not used; the shared PostgreSQL
-// holds the tenant's schema, removed afterwards.
+// NATS_URL listing the three nodes, NATS_STREAM_REPLICAS=3. With two nodes down (no JetStream leader) an
+// instance gives up after 30 s with a clear error, and instances started then wait for the nodes instead of
+// exiting. The stream leader is killed during a burst of 3,000 user.created events: every event is stored
+// once and applied once, publishing goes on under the new leader, and the killed node, started again,
+// catches up. The shared NATS is not used; the shared PostgreSQL holds the tenant's schema, removed afterwards.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_URL, eventsEnv, generateService, npmInstall, npmRun, serviceNatsConnect, startServer, until, type RunningServer } from '../support/e2e.js';
+import { DATABASE_URL, eventsEnv, generateService, launchServer, npmInstall, npmRun, serviceNatsConnect, until, type RunningServer } from '../support/e2e.js';
 import { PrivateNatsCluster } from '../support/nats-server.js';
 
 /** The parts of the service's NATS client and `pg` packages, and of its built code, that the tests use. */
@@ -129,14 +130,36 @@ afterAll(async () => {
 });
 
 describe('a 3-node NATS cluster, streams of 3 replicas, two instances', () => {
-  it('creates both streams with 3 replicas', async () => {
+  it('gives up after 30 s without a JetStream leader, waits while the nodes come back, then creates both streams with 3 replicas', async () => {
+    // With two of the three nodes down, the one left cannot elect a JetStream leader: its API does not answer.
+    await Promise.all(['n2', 'n3'].map((name) => cluster.node(name).kill()));
     const serviceEnv = { ...env, NATS_URL: cluster.url, NATS_STREAM_REPLICAS: '3', DATABASE_URL };
-    servers.push(...(await Promise.all([startServer(service, serviceEnv), startServer(service, serviceEnv)])));
+
+    // Waiting is bounded: an instance left without a JetStream leader gives up with one line saying why.
+    const alone = await launchServer(service, serviceEnv);
+    await expect(alone.listening).rejects.toThrow(/exited with 1 before it listened[\s\S]*JetStream is required but not usable on .*no answer for 30 s/);
+    expect((await alone.server.exited).code).toBe(1);
+
+    const launched = await Promise.all([launchServer(service, serviceEnv), launchServer(service, serviceEnv)]);
+    servers.push(...launched.map(({ server }) => server));
+    const waiting = until('both instances to say they wait for JetStream', () =>
+      launched.every(({ server }) => server.output().includes('JetStream cannot answer yet')),
+    );
+    // An instance that exits (or listens) while JetStream has no leader fails the test at once.
+    const startedTooSoon = launched.map(({ server, listening }) =>
+      listening.then(() => Promise.reject(new Error(`an instance listened while JetStream had no leader:\n${server.output()}`))),
+    );
+    await Promise.race([waiting, ...startedTooSoon]);
+
+    await Promise.all(['n2', 'n3'].map((name) => cluster.node(name).start()));
+    await cluster.untilHealthy(cluster.nodes);
+    await Promise.all(launched.map(({ listening }) => listening));
     for (const server of servers) await until('/ready 200', async () => (await server.get('/ready')).status === 200);
 
     for (const stream of [env.EVENTS_STREAM!, env.EVENTS_DLQ_STREAM!]) {
       const info = await until(`${stream} with a leader and two current replicas`, async () => {
-        const candidate = await jsm.streams.info(stream);
+        const candidate = await jsm.streams.info(stream).catch(() => undefined);
+        if (!candidate) return undefined;
         const current = candidate.cluster?.replicas?.filter((replica) => replica.current).length ?? 0;
         return candidate.cluster?.leader !== undefined && current === 2 ? candidate : undefined;
       });

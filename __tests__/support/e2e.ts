@@ -289,6 +289,16 @@ const STOP_DEADLINE_MS = 30_000;
 
 /** Starts `node dist/server.js` of a built service on a free port, and resolves once it answers HTTP. */
 export async function startServer(service: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  const { server, listening } = await launchServer(service, env);
+  await listening;
+  return server;
+}
+
+/**
+ * Starts `node dist/server.js` as startServer does, without waiting: `listening` resolves once it answers
+ * HTTP, and rejects with its output if it exits first or the deadline passes.
+ */
+export async function launchServer(service: string, env: Record<string, string> = {}): Promise<{ server: RunningServer; listening: Promise<void> }> {
   const port = await freePort();
   const child = spawn(serviceNode(), ['dist/server.js'], {
     cwd: service,
@@ -316,25 +326,29 @@ export async function startServer(service: string, env: Record<string, string> =
     return { status: response.status, body, text };
   };
 
-  // Wait until it listens: it answers any HTTP request (or it exits, or the deadline passes).
-  const deadline = Date.now() + START_DEADLINE_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw failure(`dist/server.js exited with ${child.exitCode ?? child.signalCode} before it listened`);
-    }
-    try {
-      await get('/health');
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw failure(`dist/server.js did not listen on ${port} within ${START_DEADLINE_MS / 1000} s`);
+  // Listening: it answers any HTTP request (or it exits, or the deadline passes).
+  const listening = (async () => {
+    const deadline = Date.now() + START_DEADLINE_MS;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw failure(`dist/server.js exited with ${child.exitCode ?? child.signalCode} before it listened`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      try {
+        await get('/health');
+        return;
+      } catch {
+        if (Date.now() > deadline) {
+          child.kill('SIGKILL');
+          throw failure(`dist/server.js did not listen on ${port} within ${START_DEADLINE_MS / 1000} s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
     }
-  }
+  })();
+  // Handled here too, so that a failure before the caller awaits it is not an unhandled rejection.
+  listening.catch(() => undefined);
 
-  return {
+  const server: RunningServer = {
     port,
     output: () => output,
     get,
@@ -356,6 +370,7 @@ export async function startServer(service: string, env: Record<string, string> =
       if (result.code !== 0) throw failure(`dist/server.js exited with ${result.code ?? result.signal} on SIGTERM, not 0`);
     },
   };
+  return { server, listening };
 }
 
 /** Runs `body` against a started server, and always stops it (a failed stop fails the test too). */
